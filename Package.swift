@@ -1,0 +1,66 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Tributary: federated learning for fleets of small devices that see fast sensor streams.
+// Layering (dependencies point down only):
+//   executables → services → protocol → codecs → core (pure) → wrappers (MQTT, Zstd) → C libraries
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Tributary",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Zstd", targets: ["Zstd"]),
+        .library(name: "MQTT", targets: ["MQTT"]),
+        .executable(name: "tributary-bench", targets: ["TributaryBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // MARK: C libraries (Debian packages, never exported as products)
+        .systemLibrary(
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
+        .systemLibrary(
+            name: "CZstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]
+        ),
+
+        // MARK: Wrappers
+        .target(name: "Zstd", dependencies: ["CZstd"], swiftSettings: strict),
+        .target(
+            name: "MQTT",
+            dependencies: ["CMosquitto", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+
+        // MARK: Executables
+        .executableTarget(
+            name: "TributaryBench",
+            dependencies: [
+                "MQTT", "Zstd", "TributaryTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: Test support and tests
+        .target(
+            name: "TributaryTestSupport",
+            dependencies: ["MQTT"],
+            path: "Tests/TributaryTestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(name: "ZstdTests", dependencies: ["Zstd"], swiftSettings: strict),
+        .testTarget(name: "MQTTTests", dependencies: ["MQTT", "TributaryTestSupport"], swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,123 @@
+internal import CMosquitto
+
+// libmosquitto calls these on the client's network thread. They are free functions in a library module, so they
+// are nonisolated: a closure written in an executable's main.swift would be main-actor isolated, and the runtime
+// traps when a foreign thread calls it.
+
+@inline(__always)
+private func core(_ context: UnsafeMutableRawPointer?) -> ClientCore {
+    Unmanaged<ClientCore>.fromOpaque(context!).takeUnretainedValue()
+}
+
+private func onConnect(_: OpaquePointer?, _ context: UnsafeMutableRawPointer?, _ rc: Int32, _ flags: Int32,
+                       _: OpaquePointer?) {
+    core(context).handleConnect(rc: rc, flags: flags)
+}
+
+private func onDisconnect(_: OpaquePointer?, _ context: UnsafeMutableRawPointer?, _ rc: Int32, _: OpaquePointer?) {
+    core(context).handleDisconnect(rc: rc)
+}
+
+private func onPublish(_: OpaquePointer?, _ context: UnsafeMutableRawPointer?, _ mid: Int32, _ reason: Int32,
+                       _: OpaquePointer?) {
+    core(context).window.complete(mid: mid, reason: reason)
+}
+
+private func onMessage(_: OpaquePointer?, _ context: UnsafeMutableRawPointer?,
+                       _ message: UnsafePointer<mosquitto_message>?, _ properties: OpaquePointer?) {
+    guard let message else { return }
+    core(context).route(message, properties: properties)
+}
+
+private func onSubscribe(_: OpaquePointer?, _ context: UnsafeMutableRawPointer?, _ mid: Int32, _ count: Int32,
+                         _ granted: UnsafePointer<Int32>?, _: OpaquePointer?) {
+    let values = granted.map { Array(UnsafeBufferPointer(start: $0, count: Int(count))) } ?? []
+    core(context).handleSubscribe(mid: mid, granted: values)
+}
+
+private func onUnsubscribe(_: OpaquePointer?, _ context: UnsafeMutableRawPointer?, _ mid: Int32, _: OpaquePointer?) {
+    core(context).unsubscribeReplies.deliver((), for: mid)
+}
+
+extension ClientCore {
+    func installCallbacks() {
+        mosquitto_connect_v5_callback_set(handle, onConnect)
+        mosquitto_disconnect_v5_callback_set(handle, onDisconnect)
+        mosquitto_publish_v5_callback_set(handle, onPublish)
+        mosquitto_message_v5_callback_set(handle, onMessage)
+        mosquitto_subscribe_v5_callback_set(handle, onSubscribe)
+        mosquitto_unsubscribe_v5_callback_set(handle, onUnsubscribe)
+    }
+
+    func handleConnect(rc: Int32, flags: Int32) {
+        guard rc == 0 else {
+            let error = MQTTError(connackCode: rc, version: configuration.protocolVersion)
+            logger.warning("MQTT broker refused connection", metadata: ["error": "\(error)"])
+            if resolveFirstConnect(.failure(error)) {
+                stopRequested.store(true, ordering: .sequentiallyConsistent)
+            }
+            eventSink.yield(.disconnected(error))
+            return
+        }
+        let sessionPresent = flags & 1 == 1
+        isConnected.store(true, ordering: .sequentiallyConsistent)
+        logger.info("MQTT connected", metadata: [
+            "broker": "\(configuration.host):\(configuration.port)", "session_present": "\(sessionPresent)",
+        ])
+        if !sessionPresent { resubscribeAll() }
+        _ = resolveFirstConnect(.success(()))
+        eventSink.yield(.connected(sessionPresent: sessionPresent))
+    }
+
+    func handleDisconnect(rc: Int32) {
+        isConnected.store(false, ordering: .sequentiallyConsistent)
+        window.dropUnsentQoS0()
+        if rc == 0 {
+            logger.debug("MQTT disconnected on request")
+            eventSink.yield(.disconnected(nil))
+        } else {
+            let error = MQTTError(mosquittoReturnCode: rc, function: "on_disconnect")
+            logger.warning("MQTT connection lost", metadata: ["error": "\(error)"])
+            eventSink.yield(.disconnected(error))
+        }
+    }
+
+    func handleSubscribe(mid: Int32, granted: [Int32]) {
+        let isInternal = state.withLock { $0.internalSubscribeIDs.remove(mid) != nil }
+        if isInternal {
+            if granted.contains(where: { $0 >= 0x80 }) {
+                logger.warning("MQTT broker refused a resubscription", metadata: ["granted": "\(granted)"])
+            }
+            return
+        }
+        subscribeReplies.deliver(granted, for: mid)
+    }
+
+    /// A new session has no subscriptions: renew ours. Runs on the network thread.
+    private func resubscribeAll() {
+        let subscriptions = state.withLock { $0.subscriptions }
+        for subscription in subscriptions {
+            var mid: Int32 = 0
+            let rc = mosquitto_subscribe_v5(handle, &mid, subscription.filter, subscription.qos.rawValue, 0, nil)
+            if rc == MOSQ_ERR_SUCCESS.rawValue {
+                state.withLock { _ = $0.internalSubscribeIDs.insert(mid) }
+            } else {
+                logger.warning("MQTT resubscription failed", metadata: [
+                    "filter": "\(subscription.filter)", "rc": "\(rc)",
+                ])
+            }
+        }
+    }
+
+    /// Resolves a pending first `connect()`; returns whether one was pending.
+    func resolveFirstConnect(_ result: Result<Void, MQTTError>) -> Bool {
+        let continuation = state.withLock { s -> CheckedContinuation<Void, any Error>? in
+            guard let c = s.firstConnect else { return nil }
+            s.firstConnect = nil
+            return c
+        }
+        guard let continuation else { return false }
+        continuation.resume(with: result.mapError { $0 as any Error })
+        return true
+    }
+}

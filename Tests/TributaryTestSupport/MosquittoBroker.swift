@@ -1,0 +1,149 @@
+public import Foundation
+import Glibc
+
+/// A real `mosquitto` broker for tests and benchmarks: started on a free loopback port with a generated
+/// configuration in a private temporary folder, stoppable and restartable on the same port, and always cleaned
+/// up (``stop()``, or the deinitializer as a last resort).
+public final class MosquittoBroker: @unchecked Sendable {
+    // @unchecked: mutable state (`process`) is guarded by `lock`.
+
+    /// What to put in the generated configuration.
+    public struct Options: Sendable {
+        /// Allow clients without credentials.
+        public var allowAnonymous = true
+        /// Users for a password file; when non-empty, anonymous access is off.
+        public var users: [String: String] = [:]
+        /// Serve TLS with generated certificates instead of plain TCP.
+        public var tls = false
+        /// With TLS: require clients to present a certificate signed by the test CA.
+        public var requireClientCertificate = false
+        /// Keep sessions and retained messages across restarts.
+        public var persistence = true
+        /// Per-client queue limit for QoS 1/2 messages (Mosquitto's default is 1000, which drops silently).
+        public var maxQueuedMessages = 1_000_000
+        /// Messages in flight per client towards subscribers.
+        public var maxInflightMessages = 100
+        /// Extra configuration lines, appended verbatim.
+        public var extraLines: [String] = []
+
+        /// Defaults: anonymous, plain TCP, persistence on, generous queues.
+        public init() {}
+    }
+
+    /// The loopback address the broker listens on.
+    public let host = "127.0.0.1"
+    /// The port the broker listens on; stays the same across restarts.
+    public let port: Int
+    /// The private folder holding configuration, logs, persistence and certificates.
+    public let directory: URL
+    /// Certificates, when the broker serves TLS.
+    public let certificates: TestCertificates?
+    /// The options it was started with.
+    public let options: Options
+
+    private let lock = NSLock()
+    private var process: ChildProcess?
+
+    /// Starts a broker and waits until it accepts connections.
+    public static func start(_ options: Options = Options()) async throws -> MosquittoBroker {
+        let broker = try MosquittoBroker(options: options)
+        try await broker.launch()
+        return broker
+    }
+
+    private init(options: Options) throws {
+        self.options = options
+        self.port = try FreePort.pick()
+        let base = URL(fileURLWithPath: NSTemporaryDirectory(), isDirectory: true)
+        self.directory = base.appendingPathComponent("tributary-mosquitto-\(getpid())-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        self.certificates = options.tls ? try TestCertificates.generate(in: directory) : nil
+        try writeConfiguration()
+    }
+
+    deinit {
+        // ChildProcess's deinitializer kills and reaps a process still running.
+        process = nil
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// The path of the generated configuration file.
+    public var configurationFile: URL { directory.appendingPathComponent("mosquitto.conf") }
+    /// The broker's log file.
+    public var logFile: URL { directory.appendingPathComponent("mosquitto.log") }
+
+    /// The broker's log so far, for failure messages.
+    public func log() -> String {
+        (try? String(contentsOf: logFile, encoding: .utf8)) ?? "(no log)"
+    }
+
+    /// Whether the broker process is running.
+    public var isRunning: Bool { lock.withLock { process?.isRunning ?? false } }
+
+    /// Stops the broker with SIGTERM (it saves persistence) and waits for it to exit.
+    public func stop() async {
+        guard let process = lock.withLock({ self.process }) else { return }
+        await process.terminate()
+        lock.withLock { self.process = nil }
+    }
+
+    /// Kills the broker with SIGKILL: no persistence is saved.
+    public func kill() async {
+        guard let process = lock.withLock({ self.process }) else { return }
+        process.send(SIGKILL)
+        await process.waitForExit(timeout: .seconds(10))
+        lock.withLock { self.process = nil }
+    }
+
+    /// Stops the broker (SIGTERM) and starts it again on the same port with the same configuration.
+    public func restart() async throws {
+        await stop()
+        try await launch()
+    }
+
+    /// Starts the broker process again after ``stop()`` or ``kill()``.
+    public func launch() async throws {
+        let process = try ChildProcess(try Self.mosquittoExecutable().path, ["-c", configurationFile.path],
+                                       standardOutput: directory.appendingPathComponent("stdout.log").path)
+        lock.withLock { self.process = process }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if !process.isRunning {
+                throw BrokerError.exited(status: process.terminationStatus ?? -1, log: log())
+            }
+            if FreePort.accepts(host: host, port: port) { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw BrokerError.notListening(port: port, log: log())
+    }
+
+    static func mosquittoExecutable() throws -> URL {
+        for path in ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/usr/bin/mosquitto"]
+        where FileManager.default.isExecutableFile(atPath: path) {
+            return URL(fileURLWithPath: path)
+        }
+        throw BrokerError.notInstalled
+    }
+}
+
+/// Why the test broker could not be used.
+public enum BrokerError: Error, CustomStringConvertible {
+    /// `mosquitto` is not installed (run `tools/bootstrap`).
+    case notInstalled
+    /// The broker exited during start-up.
+    case exited(status: Int32, log: String)
+    /// The broker did not accept connections in time.
+    case notListening(port: Int, log: String)
+    /// A helper tool (openssl, mosquitto_passwd) failed.
+    case toolFailed(String)
+
+    /// A readable explanation including the broker's log.
+    public var description: String {
+        switch self {
+        case .notInstalled: "mosquitto is not installed; run tools/bootstrap"
+        case .exited(let status, let log): "mosquitto exited with status \(status) during start-up:\n\(log)"
+        case .notListening(let port, let log): "mosquitto did not listen on port \(port) in time:\n\(log)"
+        case .toolFailed(let what): what
+        }
+    }
+}

@@ -9,8 +9,10 @@ private func core(_ context: UnsafeMutableRawPointer?) -> ClientCore {
     Unmanaged<ClientCore>.fromOpaque(context!).takeUnretainedValue()
 }
 
-private func onConnect(_: OpaquePointer?, _ context: UnsafeMutableRawPointer?, _ rc: Int32, _ flags: Int32,
-                       _: OpaquePointer?) {
+private func onConnect(
+    _: OpaquePointer?, _ context: UnsafeMutableRawPointer?, _ rc: Int32, _ flags: Int32,
+    _: OpaquePointer?
+) {
     core(context).handleConnect(rc: rc, flags: flags)
 }
 
@@ -18,19 +20,25 @@ private func onDisconnect(_: OpaquePointer?, _ context: UnsafeMutableRawPointer?
     core(context).handleDisconnect(rc: rc)
 }
 
-private func onPublish(_: OpaquePointer?, _ context: UnsafeMutableRawPointer?, _ mid: Int32, _ reason: Int32,
-                       _: OpaquePointer?) {
+private func onPublish(
+    _: OpaquePointer?, _ context: UnsafeMutableRawPointer?, _ mid: Int32, _ reason: Int32,
+    _: OpaquePointer?
+) {
     core(context).window.complete(mid: mid, reason: reason)
 }
 
-private func onMessage(_: OpaquePointer?, _ context: UnsafeMutableRawPointer?,
-                       _ message: UnsafePointer<mosquitto_message>?, _ properties: OpaquePointer?) {
+private func onMessage(
+    _: OpaquePointer?, _ context: UnsafeMutableRawPointer?,
+    _ message: UnsafePointer<mosquitto_message>?, _ properties: OpaquePointer?
+) {
     guard let message else { return }
     core(context).route(message, properties: properties)
 }
 
-private func onSubscribe(_: OpaquePointer?, _ context: UnsafeMutableRawPointer?, _ mid: Int32, _ count: Int32,
-                         _ granted: UnsafePointer<Int32>?, _: OpaquePointer?) {
+private func onSubscribe(
+    _: OpaquePointer?, _ context: UnsafeMutableRawPointer?, _ mid: Int32, _ count: Int32,
+    _ granted: UnsafePointer<Int32>?, _: OpaquePointer?
+) {
     let values = granted.map { Array(UnsafeBufferPointer(start: $0, count: Int(count))) } ?? []
     core(context).handleSubscribe(mid: mid, granted: values)
 }
@@ -52,7 +60,7 @@ extension ClientCore {
     func handleConnect(rc: Int32, flags: Int32) {
         guard rc == 0 else {
             let error = MQTTError(connackCode: rc, version: configuration.protocolVersion)
-            logger.warning("MQTT broker refused connection", metadata: ["error": "\(error)"])
+            logger.info("MQTT broker refused connection", metadata: ["error": "\(error)"])
             if resolveFirstConnect(.failure(error)) {
                 stopRequested.store(true, ordering: .sequentiallyConsistent)
             }
@@ -61,9 +69,11 @@ extension ClientCore {
         }
         let sessionPresent = flags & 1 == 1
         isConnected.store(true, ordering: .sequentiallyConsistent)
-        logger.info("MQTT connected", metadata: [
-            "broker": "\(configuration.host):\(configuration.port)", "session_present": "\(sessionPresent)",
-        ])
+        logger.info(
+            "MQTT connected",
+            metadata: [
+                "broker": "\(configuration.host):\(configuration.port)", "session_present": "\(sessionPresent)",
+            ])
         if !sessionPresent { resubscribeAll() }
         _ = resolveFirstConnect(.success(()))
         eventSink.yield(.connected(sessionPresent: sessionPresent))
@@ -77,7 +87,7 @@ extension ClientCore {
             eventSink.yield(.disconnected(nil))
         } else {
             let error = MQTTError(mosquittoReturnCode: rc, function: "on_disconnect")
-            logger.warning("MQTT connection lost", metadata: ["error": "\(error)"])
+            logger.info("MQTT connection lost", metadata: ["error": "\(error)"])
             eventSink.yield(.disconnected(error))
         }
     }
@@ -86,7 +96,7 @@ extension ClientCore {
         let isInternal = state.withLock { $0.internalSubscribeIDs.remove(mid) != nil }
         if isInternal {
             if granted.contains(where: { $0 >= 0x80 }) {
-                logger.warning("MQTT broker refused a resubscription", metadata: ["granted": "\(granted)"])
+                logger.info("MQTT broker refused a resubscription", metadata: ["granted": "\(granted)"])
             }
             return
         }
@@ -102,9 +112,11 @@ extension ClientCore {
             if rc == MOSQ_ERR_SUCCESS.rawValue {
                 state.withLock { _ = $0.internalSubscribeIDs.insert(mid) }
             } else {
-                logger.warning("MQTT resubscription failed", metadata: [
-                    "filter": "\(subscription.filter)", "rc": "\(rc)",
-                ])
+                logger.info(
+                    "MQTT resubscription failed",
+                    metadata: [
+                        "filter": "\(subscription.filter)", "rc": "\(rc)",
+                    ])
             }
         }
     }

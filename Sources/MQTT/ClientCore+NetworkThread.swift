@@ -18,16 +18,21 @@ extension ClientCore {
         let context = ThreadContext(core: self, failFast: failFast)
         let argument = Unmanaged.passRetained(context).toOpaque()
         var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { argument in
-            let context = Unmanaged<ThreadContext>.fromOpaque(argument!).takeRetainedValue()
-            context.core.runNetworkLoop(failFast: context.failFast)
-            return nil
-        }, argument)
+        let rc = pthread_create(
+            &thread, nil,
+            { argument in
+                let context = Unmanaged<ThreadContext>.fromOpaque(argument!).takeRetainedValue()
+                context.core.runNetworkLoop(failFast: context.failFast)
+                return nil
+            }, argument)
         if rc != 0 {
             Unmanaged<ThreadContext>.fromOpaque(argument).release()
             state.withLock { $0.threadRunning = false }
-            _ = resolveFirstConnect(.failure(MQTTError(code: .library, message: "pthread_create failed: \(rc)",
-                                                       function: "pthread_create", isRetriable: true)))
+            _ = resolveFirstConnect(
+                .failure(
+                    MQTTError(
+                        code: .library, message: "pthread_create failed: \(rc)",
+                        function: "pthread_create", isRetriable: true)))
             return
         }
         pthread_detach(thread)
@@ -61,9 +66,11 @@ extension ClientCore {
                 }
                 if stopRequested.load(ordering: .sequentiallyConsistent) { break }
             }
-            let error = rc == MOSQ_ERR_SUCCESS.rawValue
-                ? MQTTError(code: .timeout, message: "no CONNACK within \(configuration.connectTimeout)",
-                            function: "connect", isRetriable: true)
+            let error =
+                rc == MOSQ_ERR_SUCCESS.rawValue
+                ? MQTTError(
+                    code: .timeout, message: "no CONNACK within \(configuration.connectTimeout)",
+                    function: "connect", isRetriable: true)
                 : MQTTError(mosquittoReturnCode: rc, function: function)
             if failFast && !everConnected {
                 if resolveFirstConnect(.failure(error)) { break }
@@ -71,9 +78,11 @@ extension ClientCore {
             let delay = configuration.reconnect.delay(attempt: attempt, unit: Double.random(in: 0..<1, using: &random))
             attempt += 1
             reconnectCount.add(1, ordering: .relaxed)
-            logger.info("MQTT reconnecting", metadata: [
-                "attempt": "\(attempt)", "delay": "\(delay)", "error": "\(error)",
-            ])
+            logger.info(
+                "MQTT reconnecting",
+                metadata: [
+                    "attempt": "\(attempt)", "delay": "\(delay)", "error": "\(error)",
+                ])
             eventSink.yield(.reconnecting(attempt: attempt, delay: delay))
             sleepUnlessStopped(delay)
         }

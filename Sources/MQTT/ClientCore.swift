@@ -59,9 +59,10 @@ final class ClientCore: @unchecked Sendable {
         self.messageSink = messageSink
         self.eventSink = eventSink
         guard let handle = mosquitto_new(configuration.clientID, configuration.cleanSession, nil) else {
-            throw MQTTError(code: .invalidArgument,
-                            message: "mosquitto_new refused client id '\(configuration.clientID)'",
-                            function: "mosquitto_new", isRetriable: false)
+            throw MQTTError(
+                code: .invalidArgument,
+                message: "mosquitto_new refused client id '\(configuration.clientID)'",
+                function: "mosquitto_new", isRetriable: false)
         }
         self.handle = handle
         do {
@@ -83,27 +84,33 @@ final class ClientCore: @unchecked Sendable {
     private func configure() throws(MQTTError) {
         let c = configuration
         let version = c.protocolVersion == .v5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311
-        try mosquittoCall("mosquitto_int_option",
-                          mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, Int32(version)))
-        try mosquittoCall("mosquitto_int_option",
-                          mosquitto_int_option(handle, MOSQ_OPT_SEND_MAXIMUM, Int32(min(c.maxInFlight, 65_535))))
-        try mosquittoCall("mosquitto_int_option",
-                          mosquitto_int_option(handle, MOSQ_OPT_TCP_NODELAY, c.tcpNoDelay ? 1 : 0))
+        try mosquittoCall(
+            "mosquitto_int_option",
+            mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, Int32(version)))
+        try mosquittoCall(
+            "mosquitto_int_option",
+            mosquitto_int_option(handle, MOSQ_OPT_SEND_MAXIMUM, Int32(min(c.maxInFlight, 65_535))))
+        try mosquittoCall(
+            "mosquitto_int_option",
+            mosquitto_int_option(handle, MOSQ_OPT_TCP_NODELAY, c.tcpNoDelay ? 1 : 0))
         try mosquittoCall("mosquitto_threaded_set", mosquitto_threaded_set(handle, true))
         if let credentials = c.credentials {
-            try mosquittoCall("mosquitto_username_pw_set",
-                              mosquitto_username_pw_set(handle, credentials.username, credentials.password))
+            try mosquittoCall(
+                "mosquitto_username_pw_set",
+                mosquitto_username_pw_set(handle, credentials.username, credentials.password))
         }
         if let tls = c.tls {
-            try mosquittoCall("mosquitto_tls_set",
-                              mosquitto_tls_set(handle, tls.caFile, nil, tls.certificateFile, tls.keyFile, nil))
+            try mosquittoCall(
+                "mosquitto_tls_set",
+                mosquitto_tls_set(handle, tls.caFile, nil, tls.certificateFile, tls.keyFile, nil))
             try mosquittoCall("mosquitto_tls_opts_set", mosquitto_tls_opts_set(handle, 1, nil, nil))
             try mosquittoCall("mosquitto_tls_insecure_set", mosquitto_tls_insecure_set(handle, !tls.verifyHostname))
         }
         if let will = c.will {
             let rc = will.payload.withUnsafeBytes { bytes in
-                mosquitto_will_set(handle, will.topic, Int32(bytes.count), bytes.baseAddress, will.qos.rawValue,
-                                   will.retain)
+                mosquitto_will_set(
+                    handle, will.topic, Int32(bytes.count), bytes.baseAddress, will.qos.rawValue,
+                    will.retain)
             }
             try mosquittoCall("mosquitto_will_set", rc)
         }

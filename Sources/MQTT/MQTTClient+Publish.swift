@@ -46,14 +46,16 @@ extension MQTTClient {
             core.window.register(mid: mid, qos: qos.rawValue, waiter: continuation)
         }
         if reason == PublishWindow.closedReason {
-            throw MQTTError(code: qos == .atMostOnce ? .connectionLost : .shutdown,
-                            message: "connection closed before the broker acknowledged the message",
-                            function: "publishConfirmed", isRetriable: true)
+            throw MQTTError(
+                code: qos == .atMostOnce ? .connectionLost : .shutdown,
+                message: "connection closed before the broker acknowledged the message",
+                function: "publishConfirmed", isRetriable: true)
         }
         if reason >= 0x80 {
-            throw MQTTError(code: reason == 0x87 ? .notAuthorized : .rejected,
-                            message: "broker rejected the message: \(String(cString: mosquitto_reason_string(reason)))",
-                            function: "PUBACK", returnCode: reason, isRetriable: false)
+            throw MQTTError(
+                code: reason == 0x87 ? .notAuthorized : .rejected,
+                message: "broker rejected the message: \(String(cString: mosquitto_reason_string(reason)))",
+                function: "PUBACK", returnCode: reason, isRetriable: false)
         }
     }
 
@@ -67,8 +69,9 @@ extension MQTTClient {
     ) throws(MQTTError) {
         switch core.window.tryAcquireOrClosed() {
         case .none:
-            throw MQTTError(code: .inFlightLimitReached, message: "\(configuration.maxInFlight) messages in flight",
-                            function: "tryPublish", isRetriable: true)
+            throw MQTTError(
+                code: .inFlightLimitReached, message: "\(configuration.maxInFlight) messages in flight",
+                function: "tryPublish", isRetriable: true)
         case .some(false):
             throw .shutdown("tryPublish")
         case .some(true):
@@ -89,16 +92,19 @@ extension MQTTClient {
         let rc: Int32
         do throws(MQTTError) {
             if properties.isEmpty {
-                rc = mosquitto_publish_v5(core.handle, &mid, topic, Int32(payload.count), payload.baseAddress,
-                                          qos.rawValue, retain, nil)
+                rc = mosquitto_publish_v5(
+                    core.handle, &mid, topic, Int32(payload.count), payload.baseAddress,
+                    qos.rawValue, retain, nil)
             } else {
                 guard configuration.protocolVersion == .v5 else {
-                    throw MQTTError(code: .notSupported, message: "message properties need MQTT 5",
-                                    function: "publish", isRetriable: false)
+                    throw MQTTError(
+                        code: .notSupported, message: "message properties need MQTT 5",
+                        function: "publish", isRetriable: false)
                 }
                 rc = try MQTTProperties.with(properties) { list in
-                    mosquitto_publish_v5(core.handle, &mid, topic, Int32(payload.count), payload.baseAddress,
-                                         qos.rawValue, retain, list)
+                    mosquitto_publish_v5(
+                        core.handle, &mid, topic, Int32(payload.count), payload.baseAddress,
+                        qos.rawValue, retain, list)
                 }
             }
         } catch {

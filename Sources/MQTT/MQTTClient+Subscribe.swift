@@ -32,8 +32,9 @@ extension MQTTClient {
         guard let granted = await core.subscribeReplies.wait(for: mid) else { throw .shutdown("subscribe") }
         guard let first = granted.first, first < 0x80, let grantedQoS = MQTTQoS(rawValue: first) else {
             forget(filter)
-            throw MQTTError(code: .rejected, message: "broker refused subscription to '\(filter)'",
-                            function: "SUBACK", returnCode: granted.first, isRetriable: false)
+            throw MQTTError(
+                code: .rejected, message: "broker refused subscription to '\(filter)'",
+                function: "SUBACK", returnCode: granted.first, isRetriable: false)
         }
         return grantedQoS
     }

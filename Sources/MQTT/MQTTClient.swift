@@ -38,14 +38,16 @@ public final class MQTTClient: Sendable {
         logger: Logger = Logger(label: "tributary.mqtt")
     ) throws(MQTTError) {
         let (messages, messageSink) = AsyncStream.makeStream(of: MQTTMessage.self, bufferingPolicy: .unbounded)
-        let (events, eventSink) = AsyncStream.makeStream(of: MQTTConnectionEvent.self,
-                                                         bufferingPolicy: .bufferingNewest(256))
+        let (events, eventSink) = AsyncStream.makeStream(
+            of: MQTTConnectionEvent.self,
+            bufferingPolicy: .bufferingNewest(256))
         var logger = logger
         logger[metadataKey: "mqtt_client"] = "\(configuration.clientID)"
         self.messages = messages
         self.events = events
-        self.core = try ClientCore(configuration: configuration, logger: logger, messageSink: messageSink,
-                                   eventSink: eventSink)
+        self.core = try ClientCore(
+            configuration: configuration, logger: logger, messageSink: messageSink,
+            eventSink: eventSink)
     }
 
     deinit {
@@ -70,8 +72,10 @@ public final class MQTTClient: Sendable {
                     return false
                 }
                 if alreadyRunning {
-                    continuation.resume(throwing: MQTTError(code: .invalidArgument, message: "already started",
-                                                            function: "connect", isRetriable: false))
+                    continuation.resume(
+                        throwing: MQTTError(
+                            code: .invalidArgument, message: "already started",
+                            function: "connect", isRetriable: false))
                     return
                 }
                 core.startNetworkThread(failFast: true)

@@ -68,5 +68,6 @@ public enum MQTTConnectionEvent: Sendable, Hashable {
 /// A handler for high-rate topics, called on the client's network thread with the topic and the payload bytes
 /// as libmosquitto holds them: no copy and no task hop. The buffers are valid only during the call. Keep it
 /// short and non-blocking (write into a ring buffer); never wait on the same client from inside it.
-public typealias MQTTHotPathHandler = @Sendable (_ topic: UnsafePointer<CChar>, _ payload: UnsafeRawBufferPointer) ->
+public typealias MQTTHotPathHandler =
+    @Sendable (_ topic: UnsafePointer<CChar>, _ payload: UnsafeRawBufferPointer) ->
     Void

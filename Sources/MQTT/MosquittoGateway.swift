@@ -63,8 +63,9 @@ extension MQTTError {
             default: (code, retriable) = (.connectionRefused, false)
             }
         }
-        self.init(code: code, message: "broker refused the connection: \(text)", function: "CONNACK",
-                  returnCode: rc, isRetriable: retriable)
+        self.init(
+            code: code, message: "broker refused the connection: \(text)", function: "CONNACK",
+            returnCode: rc, isRetriable: retriable)
     }
 
     static func shutdown(_ function: String) -> MQTTError {

@@ -33,13 +33,27 @@ final class PublishWindow: Sendable {
             reserved += 1
             return slotWaiters.removeFirst()
         }
+
+        /// Waiting publishers are woken once the window has drained to its low-water mark, not at every single
+        /// completion: a saturated publisher then costs one thread wake-up per `limit / 8` messages instead of one
+        /// per message.
+        var lowWater: Int { limit - max(1, limit / 8) }
+
+        mutating func grantSlotsAfterCompletion() -> [CheckedContinuation<Bool, Never>] {
+            guard !slotWaiters.isEmpty, used <= lowWater else { return [] }
+            var granted: [CheckedContinuation<Bool, Never>] = []
+            while let next = grantSlot() { granted.append(next) }
+            return granted
+        }
     }
 
     private let state: Mutex<State>
 
     init(limit: Int) {
         precondition((1...65_000).contains(limit), "maxInFlight must be within 1...65000")
-        state = Mutex(State(limit: limit))
+        var initial = State(limit: limit)
+        initial.outstanding.reserveCapacity(limit)
+        state = Mutex(initial)
     }
 
     /// Publications currently in flight (reserved or handed to the library).
@@ -99,21 +113,23 @@ final class PublishWindow: Sendable {
 
     /// Called on the network thread when packet `mid` completes.
     func complete(mid: Int32, reason: Reason) {
-        let (waiter, grant) = state.withLock { s -> (CheckedContinuation<Reason, Never>?, CheckedContinuation<Bool, Never>?) in
+        let (waiter, grants) = state.withLock {
+            s -> (CheckedContinuation<Reason, Never>?, [CheckedContinuation<Bool, Never>]) in
             guard let entry = s.outstanding.removeValue(forKey: mid) else {
                 if s.reserved > 0 { s.early[mid] = reason }
-                return (nil, nil)
+                return (nil, [])
             }
-            return (entry.waiter, s.grantSlot())
+            return (entry.waiter, s.grantSlotsAfterCompletion())
         }
-        grant?.resume(returning: true)
+        for grant in grants { grant.resume(returning: true) }
         waiter?.resume(returning: reason)
     }
 
     /// Forgets QoS 0 packets: libmosquitto discards unsent QoS 0 packets when a connection drops, so they never
     /// complete. Their waiters hear a closed connection.
     func dropUnsentQoS0() {
-        let (waiters, grants) = state.withLock { s -> ([CheckedContinuation<Reason, Never>], [CheckedContinuation<Bool, Never>]) in
+        let (waiters, grants) = state.withLock {
+            s -> ([CheckedContinuation<Reason, Never>], [CheckedContinuation<Bool, Never>]) in
             var waiters: [CheckedContinuation<Reason, Never>] = []
             for (mid, entry) in s.outstanding where entry.qos == 0 {
                 s.outstanding[mid] = nil
@@ -129,7 +145,8 @@ final class PublishWindow: Sendable {
 
     /// Fails every waiter and refuses new publications.
     func close() {
-        let (waiters, slotWaiters) = state.withLock { s -> ([CheckedContinuation<Reason, Never>], [CheckedContinuation<Bool, Never>]) in
+        let (waiters, slotWaiters) = state.withLock {
+            s -> ([CheckedContinuation<Reason, Never>], [CheckedContinuation<Bool, Never>]) in
             s.closed = true
             let waiters = s.outstanding.values.compactMap(\.waiter)
             s.outstanding.removeAll()

@@ -20,16 +20,20 @@ public struct ZstdCompressor: ~Copyable, @unchecked Sendable {
     public init(level: Int = Zstd.defaultLevel, checksum: Bool = true, contentSize: Bool = true) throws(ZstdError) {
         try Self.validate(level: level)
         guard let context = ZSTD_createCCtx() else {
-            throw ZstdError(code: .allocationFailed, message: "cannot allocate a compression context",
-                            function: "ZSTD_createCCtx")
+            throw ZstdError(
+                code: .allocationFailed, message: "cannot allocate a compression context",
+                function: "ZSTD_createCCtx")
         }
         do throws(ZstdError) {
-            try zstdCall("ZSTD_CCtx_setParameter",
-                         ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, Int32(level)))
-            try zstdCall("ZSTD_CCtx_setParameter",
-                         ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, checksum ? 1 : 0))
-            try zstdCall("ZSTD_CCtx_setParameter",
-                         ZSTD_CCtx_setParameter(context, ZSTD_c_contentSizeFlag, contentSize ? 1 : 0))
+            try zstdCall(
+                "ZSTD_CCtx_setParameter",
+                ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, Int32(level)))
+            try zstdCall(
+                "ZSTD_CCtx_setParameter",
+                ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, checksum ? 1 : 0))
+            try zstdCall(
+                "ZSTD_CCtx_setParameter",
+                ZSTD_CCtx_setParameter(context, ZSTD_c_contentSizeFlag, contentSize ? 1 : 0))
         } catch {
             ZSTD_freeCCtx(context)
             throw error
@@ -43,9 +47,10 @@ public struct ZstdCompressor: ~Copyable, @unchecked Sendable {
     /// libzstd silently clamps out-of-range levels; a configuration mistake should be an error instead.
     private static func validate(level: Int) throws(ZstdError) {
         guard (Zstd.minLevel...Zstd.maxLevel).contains(level) else {
-            throw ZstdError(code: .invalidParameter,
-                            message: "level \(level) is outside \(Zstd.minLevel)...\(Zstd.maxLevel)",
-                            function: "ZstdCompressor")
+            throw ZstdError(
+                code: .invalidParameter,
+                message: "level \(level) is outside \(Zstd.minLevel)...\(Zstd.maxLevel)",
+                function: "ZstdCompressor")
         }
     }
 

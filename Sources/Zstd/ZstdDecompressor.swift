@@ -18,12 +18,14 @@ public struct ZstdDecompressor: ~Copyable, @unchecked Sendable {
     public init(maxDecompressedSize: Int, maxWindowLog: Int? = nil) throws(ZstdError) {
         precondition(maxDecompressedSize >= 0, "maxDecompressedSize must not be negative")
         guard let context = ZSTD_createDCtx() else {
-            throw ZstdError(code: .allocationFailed, message: "cannot allocate a decompression context",
-                            function: "ZSTD_createDCtx")
+            throw ZstdError(
+                code: .allocationFailed, message: "cannot allocate a decompression context",
+                function: "ZSTD_createDCtx")
         }
         let windowLog = maxWindowLog ?? min(27, max(10, Self.log2Ceiling(maxDecompressedSize)))
         do throws(ZstdError) {
-            try zstdCall("ZSTD_DCtx_setParameter", ZSTD_DCtx_setParameter(context, ZSTD_d_windowLogMax, Int32(windowLog)))
+            try zstdCall(
+                "ZSTD_DCtx_setParameter", ZSTD_DCtx_setParameter(context, ZSTD_d_windowLogMax, Int32(windowLog)))
         } catch {
             ZSTD_freeDCtx(context)
             throw error
@@ -73,8 +75,9 @@ public struct ZstdDecompressor: ~Copyable, @unchecked Sendable {
             }
             if inputDone {
                 ZSTD_DCtx_reset(context, ZSTD_reset_session_only)
-                throw ZstdError(code: .truncatedInput, message: "input ends inside a frame",
-                                function: "ZstdDecompressor.decompress")
+                throw ZstdError(
+                    code: .truncatedInput, message: "input ends inside a frame",
+                    function: "ZstdDecompressor.decompress")
             }
         }
         output.removeLast(output.count - produced)
@@ -129,8 +132,9 @@ public struct ZstdDecompressor: ~Copyable, @unchecked Sendable {
             }
             if inputDone {
                 ZSTD_DCtx_reset(context, ZSTD_reset_session_only)
-                throw ZstdError(code: .truncatedInput, message: "input ends inside a frame",
-                                function: "ZstdDecompressor.decompress")
+                throw ZstdError(
+                    code: .truncatedInput, message: "input ends inside a frame",
+                    function: "ZstdDecompressor.decompress")
             }
         }
     }
@@ -143,7 +147,8 @@ public struct ZstdDecompressor: ~Copyable, @unchecked Sendable {
 extension ZstdError {
     static func overCap(declared: UInt64?, cap: Int) -> ZstdError {
         let what = declared.map { "frame declares \($0) bytes" } ?? "frame decodes to more bytes"
-        return ZstdError(code: .sizeLimitExceeded, message: "\(what), over the cap of \(cap) bytes",
-                         function: "ZstdDecompressor")
+        return ZstdError(
+            code: .sizeLimitExceeded, message: "\(what), over the cap of \(cap) bytes",
+            function: "ZstdDecompressor")
     }
 }

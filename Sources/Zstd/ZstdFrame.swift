@@ -10,8 +10,9 @@ public enum ZstdFrame {
     /// ``ZstdError/Code/truncatedInput`` when the header itself is cut short.
     public static func declaredContentSize(_ input: UnsafeRawBufferPointer) throws(ZstdError) -> UInt64? {
         guard input.count >= 4 else {
-            throw ZstdError(code: .truncatedInput, message: "\(input.count) bytes is shorter than a frame header",
-                            function: "ZSTD_getFrameContentSize")
+            throw ZstdError(
+                code: .truncatedInput, message: "\(input.count) bytes is shorter than a frame header",
+                function: "ZSTD_getFrameContentSize")
         }
         let size = ZSTD_getFrameContentSize(input.baseAddress, input.count)
         switch size {
@@ -19,11 +20,13 @@ public enum ZstdFrame {
             return nil
         case UInt64.max - 1:  // ZSTD_CONTENTSIZE_ERROR
             if input.loadUnaligned(as: UInt32.self).littleEndian == magic {
-                throw ZstdError(code: .truncatedInput, message: "frame header is incomplete",
-                                function: "ZSTD_getFrameContentSize")
+                throw ZstdError(
+                    code: .truncatedInput, message: "frame header is incomplete",
+                    function: "ZSTD_getFrameContentSize")
             }
-            throw ZstdError(code: .notZstd, message: "input does not start with a zstd frame",
-                            function: "ZSTD_getFrameContentSize")
+            throw ZstdError(
+                code: .notZstd, message: "input does not start with a zstd frame",
+                function: "ZSTD_getFrameContentSize")
         default:
             return size
         }

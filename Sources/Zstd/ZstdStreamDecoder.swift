@@ -23,11 +23,13 @@ public struct ZstdStreamDecoder: ~Copyable, @unchecked Sendable {
     /// than `maxDecompressedSize` bytes.
     public init(maxDecompressedSize: Int, maxWindowLog: Int = 27) throws(ZstdError) {
         guard let context = ZSTD_createDCtx() else {
-            throw ZstdError(code: .allocationFailed, message: "cannot allocate a decompression context",
-                            function: "ZSTD_createDCtx")
+            throw ZstdError(
+                code: .allocationFailed, message: "cannot allocate a decompression context",
+                function: "ZSTD_createDCtx")
         }
         do throws(ZstdError) {
-            try zstdCall("ZSTD_DCtx_setParameter", ZSTD_DCtx_setParameter(context, ZSTD_d_windowLogMax, Int32(maxWindowLog)))
+            try zstdCall(
+                "ZSTD_DCtx_setParameter", ZSTD_DCtx_setParameter(context, ZSTD_d_windowLogMax, Int32(maxWindowLog)))
         } catch {
             ZSTD_freeDCtx(context)
             throw error
@@ -89,8 +91,9 @@ public struct ZstdStreamDecoder: ~Copyable, @unchecked Sendable {
     public mutating func finish() throws(ZstdError) {
         defer { reset() }
         if lastResult != 0 || totalInput == 0 {
-            throw ZstdError(code: .truncatedInput, message: "stream ends inside a frame after \(totalInput) bytes",
-                            function: "ZstdStreamDecoder.finish")
+            throw ZstdError(
+                code: .truncatedInput, message: "stream ends inside a frame after \(totalInput) bytes",
+                function: "ZstdStreamDecoder.finish")
         }
     }
 

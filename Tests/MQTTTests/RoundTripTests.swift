@@ -4,8 +4,9 @@ import TributaryTestSupport
 
 extension BrokerSuite {
     @Suite struct RoundTrips {
-        @Test("a message round trips at every QoS over MQTT 3.1.1 and 5",
-              arguments: MQTTQoS.allCases, [MQTTProtocolVersion.v311, .v5])
+        @Test(
+            "a message round trips at every QoS over MQTT 3.1.1 and 5",
+            arguments: MQTTQoS.allCases, [MQTTProtocolVersion.v311, .v5])
         func roundTrip(qos: MQTTQoS, version: MQTTProtocolVersion) async throws {
             try await withBroker { broker in
                 let subscriber = try await broker.connectedClient("sub", version: version)
@@ -30,8 +31,9 @@ extension BrokerSuite {
         func retained() async throws {
             try await withBroker { broker in
                 let publisher = try await broker.connectedClient("pub")
-                try await publisher.publishConfirmed("t/retained", payload: Array("spec v1".utf8), qos: .atLeastOnce,
-                                                     retain: true)
+                try await publisher.publishConfirmed(
+                    "t/retained", payload: Array("spec v1".utf8), qos: .atLeastOnce,
+                    retain: true)
                 await publisher.disconnect()
                 let late = try await broker.connectedClient("late")
                 let collector = MessageCollector(late)
@@ -74,8 +76,9 @@ extension BrokerSuite {
                 }
                 try await subscriber.subscribe("control/#")
                 for n in 0..<500 {
-                    try await publisher.publish("dev/d\(n % 3)/sensor/imu", payload: numberedPayload(UInt64(n), size: 64),
-                                                qos: .atMostOnce)
+                    try await publisher.publish(
+                        "dev/d\(n % 3)/sensor/imu", payload: numberedPayload(UInt64(n), size: 64),
+                        qos: .atMostOnce)
                 }
                 try await publisher.publishConfirmed("control/round", payload: Array("r1".utf8))
                 let control = await collector.wait(for: 1)

@@ -43,8 +43,9 @@ extension BrokerSuite {
             }
         }
 
-        @Test("wrong credentials are a typed notAuthorized error; right ones connect",
-              arguments: [MQTTProtocolVersion.v311, .v5])
+        @Test(
+            "wrong credentials are a typed notAuthorized error; right ones connect",
+            arguments: [MQTTProtocolVersion.v311, .v5])
         func credentials(version: MQTTProtocolVersion) async throws {
             var options = MosquittoBroker.Options()
             options.users = ["device-1": "correct horse"]

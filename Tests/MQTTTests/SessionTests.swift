@@ -74,9 +74,10 @@ extension BrokerSuite {
                 try await broker.restart()
                 #expect(await eventually(timeout: .seconds(15)) { subscriber.isConnected && publisher.isConnected })
                 // Clean session: the broker forgot the subscription; the client must have renewed it.
-                #expect(await eventually {
-                    events.events.contains { if case .disconnected(let e) = $0 { e != nil } else { false } }
-                })
+                #expect(
+                    await eventually {
+                        events.events.contains { if case .disconnected(let e) = $0 { e != nil } else { false } }
+                    })
                 var delivered = false
                 for _ in 0..<50 where !delivered {
                     try await publisher.publishConfirmed("t/restart", payload: [2])
@@ -140,7 +141,8 @@ extension BrokerSuite {
                 let publisher = try await broker.connectedClient("pub")
                 let total = 1_000
                 for n in 0..<total {
-                    try await publisher.publish("fl/task/update/dev\(n % 17)", payload: numberedPayload(UInt64(n), size: 32))
+                    try await publisher.publish(
+                        "fl/task/update/dev\(n % 17)", payload: numberedPayload(UInt64(n), size: 32))
                 }
                 #expect(await eventually { tallyA.count + tallyB.count >= total })
                 #expect(tallyA.count > 0 && tallyB.count > 0)
@@ -171,4 +173,3 @@ final class EventRecorder: Sendable {
 
     var events: [MQTTConnectionEvent] { recorded.withLock { $0 } }
 }
-

@@ -1,5 +1,7 @@
-@testable import MQTT
 import Testing
+import TributaryTestSupport
+
+@testable import MQTT
 
 @Suite struct PublishWindowTests {
     @Test("a completion that beats its registration frees the slot and reaches the waiter")
@@ -26,6 +28,28 @@ import Testing
         window.complete(mid: 2, reason: 0)
         #expect(await admitted)
         #expect(window.inFlight == 3)
+    }
+
+    @Test("a saturated publisher is woken at the low-water mark, then refills the window")
+    func lowWater() async {
+        let window = PublishWindow(limit: 16)  // low water: 14
+        for mid in 1...16 {
+            _ = window.tryAcquireOrClosed()
+            window.register(mid: Int32(mid), qos: 1, waiter: nil)
+        }
+        let admitted = Locked(false)
+        let waiter = Task {
+            let ok = await window.acquire()
+            admitted.withLock { $0 = ok }
+        }
+        try? await Task.sleep(for: .milliseconds(20))
+        window.complete(mid: 1, reason: 0)
+        try? await Task.sleep(for: .milliseconds(20))
+        #expect(admitted.value == false, "one completion must not wake a saturated publisher")
+        window.complete(mid: 2, reason: 0)
+        await waiter.value
+        #expect(admitted.value == true)
+        #expect(window.inFlight == 15)
     }
 
     @Test("unsent QoS 0 packets are forgotten on disconnect; QoS 1 stay until acknowledged")

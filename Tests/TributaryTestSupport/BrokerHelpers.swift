@@ -42,8 +42,10 @@ extension MosquittoBroker {
         cleanSession: Bool = true,
         version: MQTTProtocolVersion = .v311
     ) async throws -> MQTTClient {
-        let client = try MQTTClient(configuration: clientConfiguration(prefix, cleanSession: cleanSession,
-                                                                       version: version))
+        let client = try MQTTClient(
+            configuration: clientConfiguration(
+                prefix, cleanSession: cleanSession,
+                version: version))
         try await client.connect()
         return client
     }

@@ -24,10 +24,12 @@ public final class ChildProcess: Sendable {
         posix_spawn_file_actions_init(&fileActions)
         defer { posix_spawn_file_actions_destroy(&fileActions) }
         posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&fileActions, 1, standardOutput ?? "/dev/null",
-                                         O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_addopen(&fileActions, 2, standardError ?? standardOutput ?? "/dev/null",
-                                         O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_addopen(
+            &fileActions, 1, standardOutput ?? "/dev/null",
+            O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_addopen(
+            &fileActions, 2, standardError ?? standardOutput ?? "/dev/null",
+            O_WRONLY | O_CREAT | O_APPEND, 0o644)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)

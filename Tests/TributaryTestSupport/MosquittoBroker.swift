@@ -9,24 +9,28 @@ public final class MosquittoBroker: @unchecked Sendable {
 
     /// What to put in the generated configuration.
     public struct Options: Sendable {
+        /// The configuration file to start from; its limits are kept. Defaults to `Configs/mosquitto/dev.conf`.
+        public var template = Repository.mosquittoConfig("dev.conf")
         /// Allow clients without credentials.
         public var allowAnonymous = true
         /// Users for a password file; when non-empty, anonymous access is off.
         public var users: [String: String] = [:]
+        /// An ACL file to enforce.
+        public var aclFile: URL?
         /// Serve TLS with generated certificates instead of plain TCP.
         public var tls = false
         /// With TLS: require clients to present a certificate signed by the test CA.
         public var requireClientCertificate = false
         /// Keep sessions and retained messages across restarts.
         public var persistence = true
-        /// Per-client queue limit for QoS 1/2 messages (Mosquitto's default is 1000, which drops silently).
-        public var maxQueuedMessages = 1_000_000
-        /// Messages in flight per client towards subscribers.
-        public var maxInflightMessages = 100
+        /// Override the template's per-client queue limit (Mosquitto's own default, 1000, drops silently).
+        public var maxQueuedMessages: Int?
+        /// Override the template's in-flight window towards subscribers.
+        public var maxInflightMessages: Int?
         /// Extra configuration lines, appended verbatim.
         public var extraLines: [String] = []
 
-        /// Defaults: anonymous, plain TCP, persistence on, generous queues.
+        /// Defaults: dev.conf, anonymous, plain TCP, persistence on.
         public init() {}
     }
 
@@ -103,8 +107,9 @@ public final class MosquittoBroker: @unchecked Sendable {
 
     /// Starts the broker process again after ``stop()`` or ``kill()``.
     public func launch() async throws {
-        let process = try ChildProcess(try Self.mosquittoExecutable().path, ["-c", configurationFile.path],
-                                       standardOutput: directory.appendingPathComponent("stdout.log").path)
+        let process = try ChildProcess(
+            try Self.mosquittoExecutable().path, ["-c", configurationFile.path],
+            standardOutput: directory.appendingPathComponent("stdout.log").path)
         lock.withLock { self.process = process }
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {

@@ -21,17 +21,31 @@ public struct TestCertificates: Sendable {
         let openssl = "/usr/bin/openssl"
         func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
         let curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-        try runTool(openssl, ["req", "-x509"] + curve + ["-keyout", path("ca.key"), "-out", path("ca.crt"),
-                                                         "-days", "2", "-subj", "/CN=Tributary Test CA"])
-        try runTool(openssl, ["req", "-x509"] + curve + ["-keyout", path("wrong-ca.key"), "-out", path("wrong-ca.crt"),
-                                                         "-days", "2", "-subj", "/CN=Untrusted CA"])
+        try runTool(
+            openssl,
+            ["req", "-x509"] + curve + [
+                "-keyout", path("ca.key"), "-out", path("ca.crt"),
+                "-days", "2", "-subj", "/CN=Tributary Test CA",
+            ])
+        try runTool(
+            openssl,
+            ["req", "-x509"] + curve + [
+                "-keyout", path("wrong-ca.key"), "-out", path("wrong-ca.crt"),
+                "-days", "2", "-subj", "/CN=Untrusted CA",
+            ])
         let extensions = path("server.ext")
         try "subjectAltName=IP:127.0.0.1,DNS:localhost\n".write(toFile: extensions, atomically: true, encoding: .utf8)
         for (name, subject) in [("server", "/CN=127.0.0.1"), ("client", "/CN=tributary-test-client")] {
-            try runTool(openssl, ["req"] + curve + ["-keyout", path("\(name).key"), "-out", path("\(name).csr"),
-                                                    "-subj", subject])
-            var sign = ["x509", "-req", "-in", path("\(name).csr"), "-CA", path("ca.crt"), "-CAkey", path("ca.key"),
-                        "-CAcreateserial", "-out", path("\(name).crt"), "-days", "2"]
+            try runTool(
+                openssl,
+                ["req"] + curve + [
+                    "-keyout", path("\(name).key"), "-out", path("\(name).csr"),
+                    "-subj", subject,
+                ])
+            var sign = [
+                "x509", "-req", "-in", path("\(name).csr"), "-CA", path("ca.crt"), "-CAkey", path("ca.key"),
+                "-CAcreateserial", "-out", path("\(name).crt"), "-days", "2",
+            ]
             if name == "server" { sign += ["-extfile", extensions] }
             try runTool(openssl, sign, in: directory)
         }

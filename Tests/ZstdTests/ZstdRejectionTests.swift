@@ -26,7 +26,9 @@ import Zstd
         #expect(throws: ZstdError.self) { try decompressor.decompress(bomb) }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         let intoError = #expect(throws: ZstdError.self) {
-            try bomb.withUnsafeBytes { b in try buffer.withUnsafeMutableBytes { try decompressor.decompress(b, into: $0) } }
+            try bomb.withUnsafeBytes { b in
+                try buffer.withUnsafeMutableBytes { try decompressor.decompress(b, into: $0) }
+            }
         }
         #expect(intoError?.code == .sizeLimitExceeded)
         var stream = try ZstdStreamDecoder(maxDecompressedSize: 1 << 20)
@@ -34,7 +36,11 @@ import Zstd
         let streamError = #expect(throws: StreamFailure<Never>.self) {
             try bomb.withUnsafeBytes { try stream.feed($0) { delivered += $0.count } }
         }
-        if case .zstd(let e) = streamError { #expect(e.code == .sizeLimitExceeded) } else { Issue.record("wrong failure") }
+        if case .zstd(let e) = streamError {
+            #expect(e.code == .sizeLimitExceeded)
+        } else {
+            Issue.record("wrong failure")
+        }
         #expect(delivered <= 1 << 20)
         // The context is still usable afterwards.
         var compressor = try ZstdCompressor()
@@ -75,7 +81,9 @@ import Zstd
         let garbage = #expect(throws: ZstdError.self) { try decompressor.decompress(Array("hello world".utf8)) }
         #expect(garbage?.code == .notZstd)
         var stream = try ZstdStreamDecoder(maxDecompressedSize: 1 << 20)
-        try frame.withUnsafeBytes { try stream.feed(UnsafeRawBufferPointer(rebasing: $0[..<(frame.count - 2)])) { _ in } }
+        try frame.withUnsafeBytes {
+            try stream.feed(UnsafeRawBufferPointer(rebasing: $0[..<(frame.count - 2)])) { _ in }
+        }
         let unfinished = #expect(throws: ZstdError.self) { try stream.finish() }
         #expect(unfinished?.code == .truncatedInput)
     }
@@ -92,7 +100,9 @@ import Zstd
                 bytes.replaceSubrange(0..<4, with: [0x28, 0xB5, 0x2F, 0xFD])  // a valid magic, then junk
             }
             _ = try? decompressor.decompress(bytes)
-            _ = try? bytes.withUnsafeBytes { b in try output.withUnsafeMutableBytes { try decompressor.decompress(b, into: $0) } }
+            _ = try? bytes.withUnsafeBytes { b in
+                try output.withUnsafeMutableBytes { try decompressor.decompress(b, into: $0) }
+            }
             _ = try? bytes.withUnsafeBytes { try stream.feed($0) { _ in } }
             stream.reset()
         }

@@ -2,8 +2,9 @@ import Testing
 import Zstd
 
 @Suite struct ZstdRoundTripTests {
-    @Test("compress → decompress is the identity for many sizes, levels and contents, with reused contexts",
-          arguments: [1, 3, 9, 19, -5])
+    @Test(
+        "compress → decompress is the identity for many sizes, levels and contents, with reused contexts",
+        arguments: [1, 3, 9, 19, -5])
     func roundTrip(level: Int) throws {
         var compressor = try ZstdCompressor(level: level)
         var decompressor = try ZstdDecompressor(maxDecompressedSize: 1 << 20)
@@ -66,7 +67,9 @@ import Zstd
             try frame.withUnsafeBytes { all in
                 while offset < all.count {
                     let end = min(all.count, offset + chunkSize)
-                    try decoder.feed(UnsafeRawBufferPointer(rebasing: all[offset..<end])) { output.append(contentsOf: $0) }
+                    try decoder.feed(UnsafeRawBufferPointer(rebasing: all[offset..<end])) {
+                        output.append(contentsOf: $0)
+                    }
                     offset = end
                 }
             }

@@ -90,6 +90,28 @@ extension BrokerSuite {
             }
         }
 
+        @Test("after unsubscribing, messages on that filter stop arriving; other subscriptions continue")
+        func unsubscribe() async throws {
+            try await withBroker { broker in
+                let subscriber = try await broker.connectedClient("sub")
+                let publisher = try await broker.connectedClient("pub")
+                let collector = MessageCollector(subscriber)
+                try await subscriber.subscribe("t/a")
+                try await subscriber.subscribe("t/b")
+                try await publisher.publishConfirmed("t/a", payload: [1])
+                _ = await collector.wait(for: 1)
+                try await subscriber.unsubscribe("t/a")
+                try await publisher.publishConfirmed("t/a", payload: [2])
+                try await publisher.publishConfirmed("t/b", payload: [3])
+                let received = await collector.wait(for: 2)
+                try await Task.sleep(for: .milliseconds(200))
+                #expect(received.map(\.payload) == [[1], [3]])
+                #expect(collector.messages.count == 2)
+                await publisher.disconnect()
+                await subscriber.disconnect()
+            }
+        }
+
         @Test("MQTT 5 user properties and message expiry travel with the message")
         func properties() async throws {
             try await withBroker { broker in

@@ -16,6 +16,7 @@ let package = Package(
     products: [
         .library(name: "Zstd", targets: ["Zstd"]),
         .library(name: "MQTT", targets: ["MQTT"]),
+        .library(name: "StreamCore", targets: ["StreamCore"]),
         .executable(name: "tributary-bench", targets: ["TributaryBench"]),
     ],
     dependencies: [
@@ -43,11 +44,15 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // MARK: Core (pure: standard library and Synchronization only, no Foundation, no I/O)
+        .target(name: "TributaryWire", swiftSettings: strict),
+        .target(name: "StreamCore", dependencies: ["TributaryWire"], swiftSettings: strict),
+
         // MARK: Executables
         .executableTarget(
             name: "TributaryBench",
             dependencies: [
-                "MQTT", "Zstd", "TributaryTestSupport",
+                "MQTT", "Zstd", "StreamCore", "TributaryTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -62,6 +67,9 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd"], swiftSettings: strict),
+        .testTarget(
+            name: "StreamCoreTests", dependencies: ["StreamCore", "TributaryWire", "TributaryTestSupport"],
+            swiftSettings: strict),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "TributaryTestSupport"], swiftSettings: strict),
     ]
 )

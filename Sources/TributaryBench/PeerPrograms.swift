@@ -22,11 +22,35 @@ enum PeerPrograms {
         if outputDate < sourceDate {
             progress("building peer \(name)")
             let compiler = cpp ? "/usr/bin/g++" : "/usr/bin/gcc"
-            let flags = ["-O2", "-march=native", "-Wall", "-o", output.path, source.path] + libraries
+            let standard = cpp ? ["-std=c++17"] : []
+            let flags = standard + ["-O2", "-march=native", "-Wall", "-o", output.path, source.path] + libraries
             let status = try run(compiler, flags).status
             guard status == 0 else { throw Failure(description: "building \(name) failed (status \(status))") }
         }
         return output.path
+    }
+
+    /// The Python of the benchmarks' virtualenv (`tools/.venv-bench`), created with the pinned requirements of
+    /// `tools/bench/python/requirements.txt` when missing.
+    static func python() throws -> String {
+        let venv = Repository.root.appendingPathComponent("tools/.venv-bench")
+        let python = venv.appendingPathComponent("bin/python").path
+        let requirements = Repository.root.appendingPathComponent("tools/bench/python/requirements.txt").path
+        let marker = venv.appendingPathComponent(".requirements-installed").path
+        let fm = FileManager.default
+        if !fm.fileExists(atPath: marker) {
+            progress("creating the benchmark virtualenv in tools/.venv-bench")
+            guard try run("/usr/bin/env", ["python3", "-m", "venv", venv.path]).status == 0,
+                try run(python, ["-m", "pip", "install", "-q", "-r", requirements]).status == 0
+            else { throw Failure(description: "cannot create tools/.venv-bench (python3 -m venv, pip install)") }
+            _ = fm.createFile(atPath: marker, contents: Data())
+        }
+        return python
+    }
+
+    /// The path of a script in `tools/bench/python`.
+    static func pythonScript(_ name: String) -> String {
+        Repository.root.appendingPathComponent("tools/bench/python/\(name)").path
     }
 
     /// Runs a program to completion and returns its exit status and standard output.

@@ -5,7 +5,7 @@ import Logging
 /// `tributary-bench CASE [--json]`: Tributary's benchmarks, each against its peers in the same run.
 @main
 struct TributaryBench: AsyncParsableCommand {
-    static let cases = ["mqtt"]
+    static let cases = ["mqtt", "ring", "summaries", "sketch"]
 
     static let configuration = CommandConfiguration(
         commandName: "tributary-bench",
@@ -59,6 +59,9 @@ struct TributaryBench: AsyncParsableCommand {
         for name in selected {
             switch name {
             case "mqtt": try await MQTTBenchmark.run(runs: runs, quick: quick, impl: impl, only: only, report: report)
+            case "ring": try RingBenchmark.run(runs: runs, quick: quick, impl: impl, report: report)
+            case "summaries": SummariesBenchmark.run(runs: runs, quick: quick, report: report)
+            case "sketch": try SketchBenchmark.run(runs: runs, quick: quick, impl: impl, report: report)
             default: break
             }
         }

@@ -126,19 +126,19 @@ struct BlockAccumulator: Sendable {
             let d1 = x1 - shift
             s0 += d0
             s1 += d1
-            q0.addProduct(d0, d0)
-            q1.addProduct(d1, d1)
-            lo = pointwiseMin(lo, pointwiseMin(x0, x1))
-            hi = pointwiseMax(hi, pointwiseMax(x0, x1))
+            q0 += d0 * d0
+            q1 += d1 * d1
+            lo = minimum(lo, minimum(x0, x1))
+            hi = maximum(hi, maximum(x0, x1))
             i += 2
         }
         if i < periods {
             let x = raw.loadUnaligned(fromByteOffset: i * 32, as: SIMD8<Float>.self)
             let d = x - shift
             s0 += d
-            q0.addProduct(d, d)
-            lo = pointwiseMin(lo, x)
-            hi = pointwiseMax(hi, x)
+            q0 += d * d
+            lo = minimum(lo, x)
+            hi = maximum(hi, x)
         }
         sum = s0 + s1
         squares = q0 + q1
@@ -178,15 +178,15 @@ struct BlockAccumulator: Sendable {
             s0 += d0
             s1 += d1
             s2 += d2
-            q0.addProduct(d0, d0)
-            q1.addProduct(d1, d1)
-            q2.addProduct(d2, d2)
-            l0 = pointwiseMin(l0, x0)
-            l1 = pointwiseMin(l1, x1)
-            l2 = pointwiseMin(l2, x2)
-            h0 = pointwiseMax(h0, x0)
-            h1 = pointwiseMax(h1, x1)
-            h2 = pointwiseMax(h2, x2)
+            q0 += d0 * d0
+            q1 += d1 * d1
+            q2 += d2 * d2
+            l0 = minimum(l0, x0)
+            l1 = minimum(l1, x1)
+            l2 = minimum(l2, x2)
+            h0 = maximum(h0, x0)
+            h1 = maximum(h1, x1)
+            h2 = maximum(h2, x2)
         }
         sum[0] = s0
         sum[1] = s1
@@ -213,10 +213,19 @@ struct BlockAccumulator: Sendable {
                 let x = raw.loadUnaligned(fromByteOffset: (i * period + j) * 32, as: SIMD8<Float>.self)
                 let d = x - shift[j]
                 sum[j] += d
-                squares[j].addProduct(d, d)
-                low[j] = pointwiseMin(low[j], x)
-                high[j] = pointwiseMax(high[j], x)
+                squares[j] += d * d
+                low[j] = minimum(low[j], x)
+                high[j] = maximum(high[j], x)
             }
         }
     }
 }
+
+/// Lane-wise minimum that compiles to one vector instruction (the standard library's `pointwiseMin` goes lane by
+/// lane to order NaN; sensor data reaching here is finite).
+@inlinable @inline(__always)
+func minimum(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.replacing(with: b, where: b .< a) }
+
+/// Lane-wise maximum; see ``minimum(_:_:)``.
+@inlinable @inline(__always)
+func maximum(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.replacing(with: b, where: b .> a) }

@@ -28,6 +28,8 @@ public struct KLLSketch: Sendable, Hashable {
     @usableFromInline var low: Float
     @usableFromInline var high: Float
     @usableFromInline var random: UInt64
+    /// Capacity of each level for the current level count (derived; recomputed when a level is added).
+    @usableFromInline var capacities: [Int]
 
     /// Creates an empty sketch; `k` ≥ 8 (200 is a good default).
     public init(k: Int = 200, seed: UInt64 = 0x5EED) {
@@ -40,7 +42,8 @@ public struct KLLSketch: Sendable, Hashable {
         n = 0
         low = .infinity
         high = -.infinity
-        random = seed | 1
+        random = seed
+        capacities = [capacity]
     }
 
     /// The single-sided normalised rank error bound at 99 % confidence for parameter `k`.
@@ -105,7 +108,30 @@ public struct KLLSketch: Sendable, Hashable {
     @inlinable
     public mutating func update(_ values: UnsafeBufferPointer<Float>) {
         guard let base = values.baseAddress else { return }
-        update(strided: base, count: values.count, stride: 1)
+        var taken = 0
+        let total = values.count
+        while taken < total {
+            if levels[0] == 0 { compressWhileUpdating() }
+            let batch = Swift.min(levels[0], total - taken)
+            let source = base + taken
+            // Fast path: a run without NaN is copied in one go, with vector min/max.
+            if let (lowest, highest) = FloatRun.bounds(source, count: batch) {
+                let start = levels[0] - batch
+                let top = levels[0] - 1
+                // Same placement as one-at-a-time updates (level 0 grows downward), so both build equal sketches.
+                items.withUnsafeMutableBufferPointer { buffer in
+                    let target = buffer.baseAddress!
+                    for i in 0..<batch { target[top - i] = source[i] }
+                }
+                levels[0] = start
+                n += batch
+                low = Swift.min(low, lowest)
+                high = Swift.max(high, highest)
+            } else {
+                update(strided: source, count: batch, stride: 1)
+            }
+            taken += batch
+        }
     }
 
     // MARK: Compaction
@@ -130,12 +156,16 @@ public struct KLLSketch: Sendable, Hashable {
         (0..<levels).reduce(0) { $0 + levelCapacity(k: k, levels: levels, level: $1) }
     }
 
+    /// One fair coin flip from a SplitMix64 stream: every seed, even 0 or 1, gives well-mixed bits from the
+    /// first flip (a raw xorshift seeded with a small number does not, and biases early compactions).
     @usableFromInline
     mutating func nextBit() -> Int {
-        random ^= random << 13
-        random ^= random >> 7
-        random ^= random << 17
-        return Int(random >> 63)
+        random &+= 0x9E37_79B9_7F4A_7C15
+        var z = random
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return Int(z >> 63)
     }
 
     /// Frees space in a full sketch by compacting the lowest level at or over its capacity.
@@ -143,11 +173,12 @@ public struct KLLSketch: Sendable, Hashable {
     mutating func compressWhileUpdating() {
         let levelCount = self.levelCount
         var level = 0
-        while level < levelCount - 1 {
-            if levels[level + 1] - levels[level] >= Self.levelCapacity(k: k, levels: levelCount, level: level) {
-                break
+        levels.withUnsafeBufferPointer { bounds in
+            capacities.withUnsafeBufferPointer { capacity in
+                while level < levelCount - 1 && bounds[level + 1] - bounds[level] < capacity[level] {
+                    level += 1
+                }
             }
-            level += 1
         }
         if level == levelCount - 1 { addTopLevel() }
         compact(level: level)
@@ -169,6 +200,7 @@ public struct KLLSketch: Sendable, Hashable {
         items = grown
         for i in levels.indices { levels[i] += delta }
         levels.append(newTotal)
+        capacities = (0..<levelCount).map { Self.levelCapacity(k: k, levels: levelCount, level: $0) }
     }
 
     /// Halves `level` into `level + 1`: sort (level 0), keep every other item from a random offset, merge up.
@@ -185,8 +217,7 @@ public struct KLLSketch: Sendable, Hashable {
         items.withUnsafeMutableBufferPointer { buffer in
             let base = buffer.baseAddress!
             if level == 0 {
-                var raw = UnsafeMutableBufferPointer(start: base + begin, count: 2 * half)
-                raw.sort()
+                SmallSort.sort(base + begin, count: 2 * half)
             }
             if above == 0 {
                 // Nothing above: keep the survivors in the upper half of the range (backwards, so no survivor
@@ -205,15 +236,15 @@ public struct KLLSketch: Sendable, Hashable {
                 var b = rawEnd
                 let bEnd = rawEnd + above
                 var out = begin + half
+                // Branch-free: on random data a branching merge mispredicts half the time.
                 while a < aEnd && b < bEnd {
-                    if base[a] <= base[b] {
-                        base[out] = base[a]
-                        a += 1
-                    } else {
-                        base[out] = base[b]
-                        b += 1
-                    }
-                    out += 1
+                    let x = base[a]
+                    let y = base[b]
+                    let takeA = x <= y
+                    base[out] = takeA ? x : y
+                    a &+= takeA ? 1 : 0
+                    b &+= takeA ? 0 : 1
+                    out &+= 1
                 }
                 while a < aEnd {
                     base[out] = base[a]
@@ -319,6 +350,7 @@ public struct KLLSketch: Sendable, Hashable {
         }
         items = layout
         levels = bounds
+        capacities = (0..<lv.count).map { Self.levelCapacity(k: k, levels: lv.count, level: $0) }
     }
 
     // MARK: Queries

@@ -1,0 +1,90 @@
+public import TributaryWire
+
+extension KLLSketch {
+    /// Appends the sketch in its compact binary form: `k` (u16), level count (u8), reserved (u8), count (u64),
+    /// min and max (f32), generator state (u64), the size of each level (u32), then the items level by level
+    /// (f32). All little-endian; 28 + 4·levels + 4·retained bytes.
+    public func encode(into writer: inout ByteWriter) {
+        writer.write(UInt16(k))
+        writer.write(UInt8(levelCount))
+        writer.write(UInt8(0))
+        writer.write(UInt64(n))
+        writer.write(low)
+        writer.write(high)
+        writer.write(random)
+        for level in 0..<levelCount { writer.write(UInt32(levels[level + 1] - levels[level])) }
+        for i in levels[0]..<levels[levelCount] { writer.write(items[i]) }
+    }
+
+    /// The compact binary form.
+    public func serialized() -> [UInt8] {
+        var writer = ByteWriter(capacity: 28 + 4 * (levelCount + retained))
+        encode(into: &writer)
+        return writer.bytes
+    }
+
+    /// Reads a sketch written by ``encode(into:)``, validating every field: sizes against capacity, sorted
+    /// levels, finite items, and that the level weights add up to the count.
+    public init(from reader: inout ByteReader) throws(WireError) {
+        let k = Int(try reader.read(UInt16.self, "KLL k"))
+        guard k >= Self.minWidth else { throw WireError(.valueOutOfRange, "KLL k \(k) is below \(Self.minWidth)") }
+        let levelCount = Int(try reader.read(UInt8.self, "KLL level count"))
+        guard (1...60).contains(levelCount) else {
+            throw WireError(.countOutOfRange, "KLL level count \(levelCount) outside 1...60")
+        }
+        _ = try reader.read(UInt8.self, "KLL reserved byte")
+        let count = try reader.read(UInt64.self, "KLL count")
+        let low = try reader.readFloat("KLL min")
+        let high = try reader.readFloat("KLL max")
+        let state = try reader.read(UInt64.self, "KLL generator state")
+        var sizes: [Int] = []
+        var retained = 0
+        for _ in 0..<levelCount {
+            let size = Int(try reader.read(UInt32.self, "KLL level size"))
+            sizes.append(size)
+            retained += size
+        }
+        let capacity = Self.totalCapacity(k: k, levels: levelCount)
+        guard retained <= capacity else {
+            throw WireError(.countOutOfRange, "KLL holds \(retained) items, capacity is \(capacity)")
+        }
+        var weight: UInt64 = 0
+        for (level, size) in sizes.enumerated() {
+            let (product, overflow) = UInt64(size).multipliedReportingOverflow(by: 1 << UInt64(level))
+            guard !overflow else { throw WireError(.valueOutOfRange, "KLL level weights overflow") }
+            weight &+= product
+        }
+        guard weight == count else {
+            throw WireError(.mismatch, "KLL level weights add up to \(weight), count says \(count)")
+        }
+        var sketch = KLLSketch(k: k, seed: state)
+        var items = [Float](repeating: 0, count: capacity)
+        var bounds = [Int](repeating: capacity, count: levelCount + 1)
+        var start = capacity - retained
+        for (level, size) in sizes.enumerated() {
+            bounds[level] = start
+            var previous = -Float.infinity
+            for i in 0..<size {
+                let item = try reader.readFloat("KLL item")
+                guard item.isFinite else { throw WireError(.nonFinite, "KLL item is \(item)") }
+                guard level == 0 || item >= previous else {
+                    throw WireError(.unsorted, "KLL level \(level) is not sorted")
+                }
+                guard item >= low && item <= high else {
+                    throw WireError(.valueOutOfRange, "KLL item \(item) outside [\(low), \(high)]")
+                }
+                previous = item
+                items[start + i] = item
+            }
+            start += size
+        }
+        sketch.items = items
+        sketch.levels = bounds
+        sketch.capacities = (0..<levelCount).map { Self.levelCapacity(k: k, levels: levelCount, level: $0) }
+        sketch.n = Int(count)
+        sketch.low = count > 0 ? low : .infinity
+        sketch.high = count > 0 ? high : -.infinity
+        sketch.random = state
+        self = sketch
+    }
+}

@@ -88,3 +88,28 @@ extension KLLSketch {
         self = sketch
     }
 }
+
+extension KLLSketch {
+    /// Sketches are equal when they hold the same items per level with the same count, bounds and generator
+    /// state: they then answer every query alike and evolve alike. Free space and the original seed do not count.
+    public static func == (lhs: KLLSketch, rhs: KLLSketch) -> Bool {
+        guard lhs.k == rhs.k, lhs.n == rhs.n, lhs.levelCount == rhs.levelCount, lhs.random == rhs.random,
+            lhs.retained == rhs.retained
+        else { return false }
+        if lhs.n > 0 && (lhs.low != rhs.low || lhs.high != rhs.high) { return false }
+        for level in 0..<lhs.levelCount {
+            let a = lhs.items[lhs.levels[level]..<lhs.levels[level + 1]]
+            let b = rhs.items[rhs.levels[level]..<rhs.levels[level + 1]]
+            if !a.elementsEqual(b) { return false }
+        }
+        return true
+    }
+
+    /// Hashes what ``==(_:_:)`` compares.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(k)
+        hasher.combine(n)
+        hasher.combine(random)
+        for i in levels[0]..<levels[levelCount] { hasher.combine(items[i]) }
+    }
+}

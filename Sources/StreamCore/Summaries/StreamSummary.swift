@@ -7,13 +7,13 @@ public struct StreamSummary: Sendable {
     /// Number of channels.
     public let channels: Int
     /// Statistics per channel.
-    public private(set) var stats: [ChannelStats]
+    public internal(set) var stats: [ChannelStats]
     /// EWMA smoothing factor in (0, 1], or nil when off.
     public let ewmaAlpha: Double?
     /// EWMA per channel (meaningful once a sample was seen).
-    public private(set) var ewma: [Double]
+    public internal(set) var ewma: [Double]
     /// Quantile sketches per channel, when enabled.
-    public private(set) var sketches: [KLLSketch]?
+    public internal(set) var sketches: [KLLSketch]?
     @usableFromInline var accumulator: BlockAccumulator
 
     /// Creates an empty summary.
@@ -75,8 +75,8 @@ public struct StreamSummary: Sendable {
 
     /// Forgets everything (keeps configuration).
     public mutating func reset() {
-        stats = Array(repeating: ChannelStats(), count: channels)
-        ewma = Array(repeating: 0, count: channels)
+        for i in stats.indices { stats[i] = ChannelStats() }
+        for i in ewma.indices { ewma[i] = 0 }
         if let current = sketches { sketches = current.map { KLLSketch(k: $0.k, seed: $0.seed &+ 1) } }
     }
 }

@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "Zstd", targets: ["Zstd"]),
         .library(name: "MQTT", targets: ["MQTT"]),
         .library(name: "StreamCore", targets: ["StreamCore"]),
+        .library(name: "SensorFrames", targets: ["SensorFrames"]),
         .executable(name: "tributary-bench", targets: ["TributaryBench"]),
     ],
     dependencies: [
@@ -48,6 +49,9 @@ let package = Package(
         .target(name: "TributaryWire", swiftSettings: strict),
         .target(name: "StreamCore", dependencies: ["TributaryWire"], swiftSettings: strict),
 
+        // MARK: Codecs
+        .target(name: "SensorFrames", dependencies: ["StreamCore", "TributaryWire"], swiftSettings: strict),
+
         // MARK: Executables
         .executableTarget(
             name: "TributaryBench",
@@ -67,6 +71,9 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd"], swiftSettings: strict),
+        .testTarget(
+            name: "SensorFramesTests", dependencies: ["SensorFrames", "StreamCore", "TributaryWire"],
+            resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(
             name: "StreamCoreTests", dependencies: ["StreamCore", "TributaryWire", "TributaryTestSupport"],
             swiftSettings: strict),

@@ -76,7 +76,7 @@ let package = Package(
             resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(
             name: "StreamCoreTests", dependencies: ["StreamCore", "TributaryWire", "TributaryTestSupport"],
-            swiftSettings: strict),
+            resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "TributaryTestSupport"], swiftSettings: strict),
     ]
 )

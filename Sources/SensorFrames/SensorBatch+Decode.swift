@@ -28,7 +28,8 @@ extension SensorBatch {
         guard v == version else { throw WireError(.unsupportedVersion, "sensor batch version \(v)", offset: 4) }
         let type = try r.read(UInt8.self, "message type")
         guard type == messageType else {
-            throw WireError(.wrongMessageType, "message type 0x\(String(type, radix: 16)) is not a sensor batch", offset: 5)
+            throw WireError(
+                .wrongMessageType, "message type 0x\(String(type, radix: 16)) is not a sensor batch", offset: 5)
         }
         let stored = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: bytes.count - 4, as: UInt32.self))
         guard CRC32C.checksum(body) == stored else {
@@ -85,19 +86,23 @@ extension SensorBatch {
         let samplesOffset = r.offset
         let expected = frames * channels * bytesPerSample
         guard r.remaining == expected else {
-            throw WireError(.lengthMismatch, "\(r.remaining) bytes of samples, expected \(expected)", offset: samplesOffset)
+            throw WireError(
+                .lengthMismatch, "\(r.remaining) bytes of samples, expected \(expected)", offset: samplesOffset)
         }
         if formatCode == 0 {
             // Finite check up front, so a bad batch never reaches the ring.
             for i in 0..<(frames * channels) {
-                let bits = UInt32(littleEndian: body.loadUnaligned(fromByteOffset: samplesOffset + 4 * i, as: UInt32.self))
+                let bits = UInt32(
+                    littleEndian: body.loadUnaligned(fromByteOffset: samplesOffset + 4 * i, as: UInt32.self))
                 if bits & 0x7F80_0000 == 0x7F80_0000 {
                     throw WireError(.nonFinite, "sample \(i) is NaN or infinite", offset: samplesOffset + 4 * i)
                 }
             }
         }
         let firstTimestamp: Int64
-        if let period { firstTimestamp = base; _ = period } else {
+        if let period {
+            firstTimestamp = base; _ = period
+        } else {
             var probe = ByteReader(UnsafeRawBufferPointer(rebasing: body[timingOffset...]))
             firstTimestamp = base &+ Int64(try probe.readVarint("time delta"))
         }
@@ -166,8 +171,10 @@ extension SensorBatch {
         if parsed.scales.isEmpty {
             let source = parsed.samplesOffset + 4 * from
             for i in 0..<count {
-                target[i] = Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(
-                    fromByteOffset: source + 4 * i, as: UInt32.self)))
+                target[i] = Float(
+                    bitPattern: UInt32(
+                        littleEndian: bytes.loadUnaligned(
+                            fromByteOffset: source + 4 * i, as: UInt32.self)))
             }
         } else {
             let source = parsed.samplesOffset + 2 * from

@@ -4,7 +4,9 @@ import Testing
 import TributaryWire
 
 @Suite struct SensorBatchTests {
-    static func randomBatch(_ rng: inout SplitMix) -> (bytes: [UInt8], channels: Int, times: [Int64], values: [Float], int16: Bool) {
+    static func randomBatch(_ rng: inout SplitMix) -> (
+        bytes: [UInt8], channels: Int, times: [Int64], values: [Float], int16: Bool
+    ) {
         let channels = 1 + Int(rng.next() % 9)
         let frames = 1 + Int(rng.next() % 300)
         let base = Int64(bitPattern: rng.next() >> 2)
@@ -20,12 +22,14 @@ import TributaryWire
         let int16 = rng.next() % 2 == 0
         let scales = (0..<channels).map { _ in Float(1 + rng.next() % 100) / 1000 }
         let values: [Float] = (0..<(frames * channels)).map { i in
-            int16 ? Float(Int16(truncatingIfNeeded: rng.next())) * scales[i % channels]
+            int16
+                ? Float(Int16(truncatingIfNeeded: rng.next())) * scales[i % channels]
                 : Float(Double(Int64(bitPattern: rng.next() >> 32)) / 1e6)
         }
         let bytes = SensorBatch.encode(
             sequence: UInt32(truncatingIfNeeded: rng.next()), channels: channels, values: values, base: base,
-            timing: fixed ? .fixedPeriod(period) : .timestamps(times), format: int16 ? .int16(scales: scales) : .float32)
+            timing: fixed ? .fixedPeriod(period) : .timestamps(times), format: int16 ? .int16(scales: scales) : .float32
+        )
         return (bytes, channels, times, values, int16)
     }
 
@@ -49,8 +53,9 @@ import TributaryWire
         var seen: [Float] = []
         for batch in 0..<5 {
             let values = (0..<10).map { Float(batch * 10 + $0) }
-            let bytes = SensorBatch.encode(sequence: UInt32(batch), channels: 2, values: values,
-                                           base: Int64(batch) * 100, timing: .fixedPeriod(20))
+            let bytes = SensorBatch.encode(
+                sequence: UInt32(batch), channels: 2, values: values,
+                base: Int64(batch) * 100, timing: .fixedPeriod(20))
             let result = try bytes.withUnsafeBytes { try SensorBatch.decode($0, into: &producer, ring: ring) }
             #expect(result.written == 5)
             let span = consumer.acquire(8)
@@ -65,10 +70,14 @@ import TributaryWire
             consumer.release(span.count)
         }
         #expect(seen == (0..<50).map(Float.init))
-        let floatSize = SensorBatch.encode(sequence: 0, channels: 6, values: Array(repeating: 1, count: 600), base: 0,
-                                           timing: .fixedPeriod(1)).count
-        let intSize = SensorBatch.encode(sequence: 0, channels: 6, values: Array(repeating: 1, count: 600), base: 0,
-                                         timing: .fixedPeriod(1), format: .int16(scales: Array(repeating: 0.01, count: 6))).count
+        let floatSize = SensorBatch.encode(
+            sequence: 0, channels: 6, values: Array(repeating: 1, count: 600), base: 0,
+            timing: .fixedPeriod(1)
+        ).count
+        let intSize = SensorBatch.encode(
+            sequence: 0, channels: 6, values: Array(repeating: 1, count: 600), base: 0,
+            timing: .fixedPeriod(1), format: .int16(scales: Array(repeating: 0.01, count: 6))
+        ).count
         #expect(intSize < floatSize * 52 / 100)
     }
 
@@ -76,7 +85,8 @@ import TributaryWire
     func channelMismatch() {
         let ring = FrameRing(capacity: 8, channels: 3)
         var producer = ring.makeProducer()
-        let bytes = SensorBatch.encode(sequence: 1, channels: 2, values: [1, 2, 3, 4], base: 0, timing: .fixedPeriod(1))
+        let bytes = SensorBatch.encode(
+            sequence: 1, channels: 2, values: [1, 2, 3, 4], base: 0, timing: .fixedPeriod(1))
         let error = #expect(throws: WireError.self) {
             try bytes.withUnsafeBytes { try SensorBatch.decode($0, into: &producer, ring: ring) }
         }
@@ -94,8 +104,9 @@ import TributaryWire
 
     @Test("every kind of bad batch is a typed rejection with its reason")
     func rejections() {
-        let good = SensorBatch.encode(sequence: 1, channels: 2, values: [1, 2, 3, 4], base: 10,
-                                      timing: .timestamps([10, 20]))
+        let good = SensorBatch.encode(
+            sequence: 1, channels: 2, values: [1, 2, 3, 4], base: 10,
+            timing: .timestamps([10, 20]))
         func reason(_ bytes: [UInt8], maxBytes: Int = 1 << 20) -> WireError.Code? {
             do {
                 _ = try bytes.withUnsafeBytes { try SensorBatch.decode($0, maxBytes: maxBytes) }
@@ -133,11 +144,13 @@ import TributaryWire
         #expect(reason(good, maxBytes: 16) == .tooLarge)
         let nan = SensorBatch.encode(sequence: 1, channels: 1, values: [.nan], base: 0, timing: .fixedPeriod(1))
         #expect(reason(nan) == .nonFinite)
-        var zeroScale = SensorBatch.encode(sequence: 1, channels: 1, values: [1], base: 0, timing: .fixedPeriod(1),
-                                           format: .int16(scales: [0.5]))
+        var zeroScale = SensorBatch.encode(
+            sequence: 1, channels: 1, values: [1], base: 0, timing: .fixedPeriod(1),
+            format: .int16(scales: [0.5]))
         zeroScale.replaceSubrange(28..<32, with: [0, 0, 0, 0])
         #expect(reason(Self.resealed(zeroScale)) == .valueOutOfRange)
-        var overflow = SensorBatch.encode(sequence: 1, channels: 1, values: [1, 2], base: .max - 5, timing: .fixedPeriod(1))
+        var overflow = SensorBatch.encode(
+            sequence: 1, channels: 1, values: [1, 2], base: .max - 5, timing: .fixedPeriod(1))
         overflow.replaceSubrange(24..<28, with: [0xFF, 0xFF, 0xFF, 0x7F])
         #expect(reason(Self.resealed(overflow)) == .valueOutOfRange)
     }
@@ -147,7 +160,8 @@ import TributaryWire
         var rng = SplitMix(seed: 99)
         let ring = FrameRing(capacity: 64, channels: 2)
         var producer = ring.makeProducer()
-        let template = SensorBatch.encode(sequence: 1, channels: 2, values: [1, 2, 3, 4], base: 10, timing: .timestamps([10, 20]))
+        let template = SensorBatch.encode(
+            sequence: 1, channels: 2, values: [1, 2, 3, 4], base: 10, timing: .timestamps([10, 20]))
         for round in 0..<20_000 {
             var bytes: [UInt8]
             if round % 2 == 0 {
@@ -208,8 +222,9 @@ struct SplitMix: RandomNumberGenerator {
         var producer = ring.makeProducer()
         var ingest = SensorIngest()
         func batch(_ seq: UInt32, _ value: Float) -> [UInt8] {
-            SensorBatch.encode(sequence: seq, channels: 1, values: [value, value], base: Int64(seq) * 10,
-                               timing: .fixedPeriod(5))
+            SensorBatch.encode(
+                sequence: seq, channels: 1, values: [value, value], base: Int64(seq) * 10,
+                timing: .fixedPeriod(5))
         }
         for bytes in [batch(1, 1), batch(2, 2), batch(2, 2), batch(4, 4), batch(3, 3), [0xDE, 0xAD], batch(5, 5)] {
             bytes.withUnsafeBytes { _ = ingest.ingest($0, into: &producer, ring: ring) }

@@ -25,8 +25,9 @@ import Testing
         return (try JSONDecoder().decode(Vector.self, from: Data(contentsOf: json)), [UInt8](try Data(contentsOf: bin)))
     }
 
-    @Test("each test vector decodes to its documented fields and re-encodes to the same bytes",
-          arguments: ["sensor-batch-float32-deltas", "sensor-batch-int16-fixed"])
+    @Test(
+        "each test vector decodes to its documented fields and re-encodes to the same bytes",
+        arguments: ["sensor-batch-float32-deltas", "sensor-batch-int16-fixed"])
     func vector(name: String) throws {
         let (vector, bytes) = try Self.load(name)
         let decoded = try bytes.withUnsafeBytes { try SensorBatch.decode($0) }
@@ -39,8 +40,9 @@ import Testing
         #expect(decoded.values == vector.values)
         let format: SensorBatch.SampleFormat = vector.format == "int16" ? .int16(scales: vector.scales!) : .float32
         let timing: SensorBatch.Timing = vector.period.map { .fixedPeriod($0) } ?? .timestamps(vector.timestamps)
-        let encoded = SensorBatch.encode(sequence: vector.sequence, channels: vector.channels, values: vector.values,
-                                         base: vector.base, timing: timing, format: format)
+        let encoded = SensorBatch.encode(
+            sequence: vector.sequence, channels: vector.channels, values: vector.values,
+            base: vector.base, timing: timing, format: format)
         #expect(encoded == bytes)
         #expect(encoded.map { String(format: "%02x", $0) }.joined() == vector.hex)
     }

@@ -136,7 +136,7 @@ public struct KLLSketch: Sendable, Hashable {
 
     // MARK: Compaction
 
-    /// Capacity of `level` in a sketch with `levels` levels: k·(2/3)^depth, at least ``minWidth``.
+    /// Capacity of `level` in a sketch with `levels` levels: k·(2/3)^depth rounded, at least ``minWidth``.
     @usableFromInline
     static func levelCapacity(k: Int, levels: Int, level: Int) -> Int {
         let depth = levels - 1 - level
@@ -147,7 +147,7 @@ public struct KLLSketch: Sendable, Hashable {
             twos *= 2
             threes *= 3
         }
-        let scaled = (UInt64(k) * twos + threes - 1) / threes  // ceil(k · 2^d / 3^d)
+        let scaled = ((2 * UInt64(k) * twos) / threes + 1) / 2  // k · (2/3)^d, rounded to nearest
         return Swift.max(minWidth, Int(scaled))
     }
 

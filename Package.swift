@@ -19,10 +19,13 @@ let package = Package(
         .library(name: "StreamCore", targets: ["StreamCore"]),
         .library(name: "SensorFrames", targets: ["SensorFrames"]),
         .executable(name: "tributary-bench", targets: ["TributaryBench"]),
+        .executable(name: "tributary-sim", targets: ["TributarySim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // MARK: C libraries (Debian packages, never exported as products)
@@ -52,6 +55,28 @@ let package = Package(
         // MARK: Codecs
         .target(name: "SensorFrames", dependencies: ["StreamCore", "TributaryWire"], swiftSettings: strict),
 
+        // MARK: Firmware simulator (Firmware-sim/)
+        .target(
+            name: "SimulatorCore", dependencies: ["SensorFrames"], path: "Firmware-sim/Sources/SimulatorCore",
+            swiftSettings: strict),
+        .target(
+            name: "Simulator",
+            dependencies: [
+                "SimulatorCore", "MQTT", .product(name: "Yams", package: "Yams"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Firmware-sim/Sources/Simulator", swiftSettings: strict),
+        .executableTarget(
+            name: "TributarySim",
+            dependencies: [
+                "Simulator", "SimulatorCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Firmware-sim/Sources/TributarySim", swiftSettings: strict),
+
         // MARK: Executables
         .executableTarget(
             name: "TributaryBench",
@@ -71,6 +96,10 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd"], swiftSettings: strict),
+        .testTarget(
+            name: "SimulatorTests",
+            dependencies: ["Simulator", "SimulatorCore", "SensorFrames", "MQTT", "TributaryTestSupport"],
+            path: "Firmware-sim/Tests/SimulatorTests", swiftSettings: strict),
         .testTarget(
             name: "SensorFramesTests", dependencies: ["SensorFrames", "StreamCore", "TributaryWire"],
             resources: [.copy("Fixtures")], swiftSettings: strict),

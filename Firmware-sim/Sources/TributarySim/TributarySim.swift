@@ -1,0 +1,77 @@
+import ArgumentParser
+import Logging
+import ServiceLifecycle
+import Simulator
+import SimulatorCore
+
+/// `tributary-sim`: simulated sensor firmware for test rigs.
+@main
+struct TributarySim: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tributary-sim",
+        abstract: "Simulate a fleet of sensor devices publishing sensor frame batches over MQTT.",
+        discussion: """
+            Each device samples its sensor model at a fixed rate, fills a batch and publishes it on \
+            {prefix}/dev/{device}/sensor/{stream}, over its own MQTT connection. The same seed gives the same \
+            samples and faults. Profiles: Configs/sim/*.yaml. Stops on SIGINT/SIGTERM (or after --duration).
+            """
+    )
+
+    @Option(help: "A YAML profile (see Configs/sim/); flags below override it.")
+    var profile: String?
+
+    @Option(help: "Broker as HOST:PORT.")
+    var broker = "127.0.0.1:1883"
+
+    @Option(help: "Number of devices.")
+    var devices: Int?
+
+    @Option(help: "Samples per second per device.")
+    var rate: Double?
+
+    @Option(help: "Sensor: \(SensorKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var sensor: String?
+
+    @Option(help: "Random seed.")
+    var seed: UInt64?
+
+    @Option(help: "Stop after this many seconds.")
+    var duration: Double?
+
+    @Flag(help: "Append a label channel to every frame.")
+    var labels = false
+
+    func validate() throws {
+        guard broker.split(separator: ":").count == 2, Int(broker.split(separator: ":")[1]) != nil else {
+            throw ValidationError("--broker must be HOST:PORT, not '\(broker)'")
+        }
+        if let sensor, SensorKind(rawValue: sensor) == nil {
+            throw ValidationError("unknown sensor '\(sensor)'")
+        }
+        if let duration, duration <= 0 { throw ValidationError("--duration must be positive") }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var settings = try profile.map { try SimProfile.load(path: $0) } ?? SimProfile()
+        if let devices { settings.devices = devices }
+        if let rate { settings.rateHz = rate }
+        if let sensor, let kind = SensorKind(rawValue: sensor) {
+            settings.sensor = kind
+            if profile == nil { settings.stream = kind.rawValue }
+        }
+        if let seed { settings.seed = seed }
+        if labels { settings.labels = true }
+        do { try settings.validate() } catch { throw ValidationError(error.description) }
+        let parts = broker.split(separator: ":")
+        let logger = Logger(label: "tributary.sim")
+        let fleet = SimulatorFleet(
+            profile: settings, broker: .init(host: String(parts[0]), port: Int(parts[1])!),
+            duration: duration.map { .seconds($0) }, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: fleet, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}

@@ -3,8 +3,11 @@ import Foundation
 /// A wrist IMU: accelerometer (m/s², gravity included) and gyroscope (rad/s) on 3 axes, moving through
 /// activities that switch every 5–15 s: rest, walking, running, and a slow arm raise (an exercise).
 public struct IMUModel: SensorModel {
+    /// Channel names.
     public let channelNames = ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
+    /// Units per channel.
     public let units = ["m/s2", "m/s2", "m/s2", "rad/s", "rad/s", "rad/s"]
+    /// Label names.
     public let labelNames = ["rest", "walk", "run", "arm_raise"]
 
     var activity = 0
@@ -17,6 +20,7 @@ public struct IMUModel: SensorModel {
     /// A wrist at rest.
     public init() {}
 
+    /// One frame at time `t`; returns the label.
     public mutating func sample(at t: Double, into frame: UnsafeMutableBufferPointer<Float>, random: inout SimRandom)
         -> Int
     {

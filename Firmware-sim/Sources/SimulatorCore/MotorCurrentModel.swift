@@ -3,8 +3,11 @@ import Foundation
 /// Three-phase motor current (A) at 50 Hz whose amplitude follows the load, which steps between four levels
 /// every 5–20 s. Label: the load level (0 idle … 3 full).
 public struct MotorCurrentModel: SensorModel {
+    /// Channel names.
     public let channelNames = ["current_a", "current_b", "current_c"]
+    /// Units per channel.
     public let units = ["A", "A", "A"]
+    /// Label names.
     public let labelNames = ["idle", "light", "medium", "full"]
 
     var level = 0
@@ -13,6 +16,7 @@ public struct MotorCurrentModel: SensorModel {
     /// An idle motor.
     public init() {}
 
+    /// One frame at time `t`; returns the label.
     public mutating func sample(at t: Double, into frame: UnsafeMutableBufferPointer<Float>, random: inout SimRandom)
         -> Int
     {

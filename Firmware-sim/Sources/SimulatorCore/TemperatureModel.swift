@@ -3,8 +3,11 @@ import Foundation
 /// A temperature sensor (°C): ambient around 25 °C, a slow upward drift, a daily cycle and noise; now and then a
 /// heating episode of a few minutes. Label: 0 normal, 1 overheating (above 40 °C).
 public struct TemperatureModel: SensorModel {
+    /// Channel names.
     public let channelNames = ["temperature"]
+    /// Units per channel.
     public let units = ["degC"]
+    /// Label names.
     public let labelNames = ["normal", "overheat"]
 
     /// Drift in °C per hour.
@@ -16,6 +19,7 @@ public struct TemperatureModel: SensorModel {
     /// An ambient sensor.
     public init() {}
 
+    /// One frame at time `t`; returns the label.
     public mutating func sample(at t: Double, into frame: UnsafeMutableBufferPointer<Float>, random: inout SimRandom)
         -> Int
     {

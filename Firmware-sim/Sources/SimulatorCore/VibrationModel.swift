@@ -4,8 +4,11 @@ import Foundation
 /// growing outer-race bearing fault at 3.58× the shaft frequency (and its second harmonic), amplitude-modulated by
 /// the shaft. Label: 0 healthy, 1 fault (once it is above the noise).
 public struct VibrationModel: SensorModel {
+    /// Channel names.
     public let channelNames = ["vib_x", "vib_y", "vib_z"]
+    /// Units per channel.
     public let units = ["g", "g", "g"]
+    /// Label names.
     public let labelNames = ["healthy", "bearing_fault"]
 
     /// Shaft rotation frequency (Hz).
@@ -20,6 +23,7 @@ public struct VibrationModel: SensorModel {
         self.faultOnset = faultOnset
     }
 
+    /// One frame at time `t`; returns the label.
     public mutating func sample(at t: Double, into frame: UnsafeMutableBufferPointer<Float>, random: inout SimRandom)
         -> Int
     {

@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "MQTT", targets: ["MQTT"]),
         .library(name: "StreamCore", targets: ["StreamCore"]),
         .library(name: "SensorFrames", targets: ["SensorFrames"]),
+        .library(name: "OnlineLearning", targets: ["OnlineLearning"]),
         .executable(name: "tributary-bench", targets: ["TributaryBench"]),
         .executable(name: "tributary-sim", targets: ["TributarySim"]),
     ],
@@ -51,6 +52,7 @@ let package = Package(
         // MARK: Core (pure: standard library and Synchronization only, no Foundation, no I/O)
         .target(name: "TributaryWire", swiftSettings: strict),
         .target(name: "StreamCore", dependencies: ["TributaryWire"], swiftSettings: strict),
+        .target(name: "OnlineLearning", dependencies: ["TributaryWire"], swiftSettings: strict),
 
         // MARK: Codecs
         .target(name: "SensorFrames", dependencies: ["StreamCore", "TributaryWire"], swiftSettings: strict),
@@ -96,6 +98,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd"], swiftSettings: strict),
+        .testTarget(
+            name: "OnlineLearningTests", dependencies: ["OnlineLearning", "TributaryWire"], swiftSettings: strict),
         .testTarget(
             name: "SimulatorTests",
             dependencies: ["Simulator", "SimulatorCore", "SensorFrames", "MQTT", "TributaryTestSupport"],

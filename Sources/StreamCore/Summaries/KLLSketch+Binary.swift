@@ -2,8 +2,9 @@ public import TributaryWire
 
 extension KLLSketch {
     /// Appends the sketch in its compact binary form: `k` (u16), level count (u8), reserved (u8), count (u64),
-    /// min and max (f32), generator state (u64), the size of each level (u32), then the items level by level
-    /// (f32). All little-endian; 28 + 4·levels + 4·retained bytes.
+    /// min and max (f32), generator state (u64), per level the pending paired offset (u8: 0 none, 2 or 3), the
+    /// size of each level (u32), then the items level by level (f32). All little-endian;
+    /// 28 + 5·levels + 4·retained bytes.
     public func encode(into writer: inout ByteWriter) {
         writer.write(UInt16(k))
         writer.write(UInt8(levelCount))
@@ -12,13 +13,14 @@ extension KLLSketch {
         writer.write(low)
         writer.write(high)
         writer.write(random)
+        for level in 0..<levelCount { writer.write(level < pendingOffsets.count ? pendingOffsets[level] : 0) }
         for level in 0..<levelCount { writer.write(UInt32(levels[level + 1] - levels[level])) }
         for i in levels[0]..<levels[levelCount] { writer.write(items[i]) }
     }
 
     /// The compact binary form.
     public func serialized() -> [UInt8] {
-        var writer = ByteWriter(capacity: 28 + 4 * (levelCount + retained))
+        var writer = ByteWriter(capacity: 28 + 5 * levelCount + 4 * retained)
         encode(into: &writer)
         return writer.bytes
     }
@@ -37,6 +39,12 @@ extension KLLSketch {
         let low = try reader.readFloat("KLL min")
         let high = try reader.readFloat("KLL max")
         let state = try reader.read(UInt64.self, "KLL generator state")
+        var pending: [UInt8] = []
+        for _ in 0..<levelCount {
+            let p = try reader.read(UInt8.self, "KLL pending offset")
+            guard p == 0 || p == 2 || p == 3 else { throw WireError(.malformed, "KLL pending offset \(p)") }
+            pending.append(p)
+        }
         var sizes: [Int] = []
         var retained = 0
         for _ in 0..<levelCount {
@@ -85,6 +93,7 @@ extension KLLSketch {
         sketch.low = count > 0 ? low : .infinity
         sketch.high = count > 0 ? high : -.infinity
         sketch.random = state
+        sketch.pendingOffsets = pending
         self = sketch
     }
 }
@@ -96,6 +105,11 @@ extension KLLSketch {
         guard lhs.k == rhs.k, lhs.n == rhs.n, lhs.levelCount == rhs.levelCount, lhs.random == rhs.random,
             lhs.retained == rhs.retained
         else { return false }
+        for level in 0..<lhs.levelCount {
+            let a = level < lhs.pendingOffsets.count ? lhs.pendingOffsets[level] : 0
+            let b = level < rhs.pendingOffsets.count ? rhs.pendingOffsets[level] : 0
+            if a != b { return false }
+        }
         if lhs.n > 0 && (lhs.low != rhs.low || lhs.high != rhs.high) { return false }
         for level in 0..<lhs.levelCount {
             let a = lhs.items[lhs.levels[level]..<lhs.levels[level + 1]]

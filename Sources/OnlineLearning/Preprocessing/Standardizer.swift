@@ -35,7 +35,6 @@ public struct Standardizer: Sendable, Hashable {
     public var variance: [Double] { m2.map { count > 0 ? $0 / Double(count) : 0 } }
 
     /// Folds one sample into the statistics (unless frozen).
-
     public mutating func update(_ x: UnsafePointer<Float>) {
         if frozen { return }
         count += 1
@@ -49,7 +48,6 @@ public struct Standardizer: Sendable, Hashable {
     }
 
     /// Writes the standardised `x` into `output`.
-
     public func transform(_ x: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>) {
         guard count > 1 else {
             output.update(from: x, count: dimension)

@@ -79,7 +79,7 @@ import TributaryWire
     @Test("standardizer statistics merge exactly and standardise to zero mean, unit variance")
     func standardizer() {
         var data = TestData(seed: 4)
-        let rows = (0..<1_000).map { _ in data.vector(3).enumerated().map { Float($0.offset * 10) + $0.element * 2 } }
+        let rows = (0..<1_024).map { _ in data.vector(3).enumerated().map { Float($0.offset * 10) + $0.element * 2 } }
         var whole = Standardizer(dimension: 3)
         var left = Standardizer(dimension: 3)
         var right = Standardizer(dimension: 3)
@@ -105,8 +105,8 @@ import TributaryWire
             }
         }
         for i in 0..<3 {
-            #expect(abs(sums[i] / 1_000) < 1e-4)
-            #expect(abs(squares[i] / 1_000 - 1) < 1e-3)
+            #expect(abs(sums[i] / 1_024) < 1e-4)
+            #expect(abs(squares[i] / 1_024 - 1) < 1e-3)
         }
     }
 

@@ -24,6 +24,8 @@ extension OnlineLearner {
             w.write(UInt64(standardizer.count))
             for v in standardizer.mean { w.write(v) }
             for v in standardizer.m2 { w.write(v) }
+            for v in standardizer.offset { w.write(v) }
+            for v in standardizer.scale { w.write(v) }
         } else {
             w.write(UInt8(0))
         }
@@ -87,11 +89,16 @@ extension OnlineLearner {
             var m2 = [Double](repeating: 0, count: d)
             for i in 0..<d { mean[i] = try r.readDouble("standardizer mean") }
             for i in 0..<d { m2[i] = try r.readDouble("standardizer m2") }
-            guard mean.allSatisfy(\.isFinite), m2.allSatisfy({ $0.isFinite && $0 >= 0 }), count <= UInt64(Int.max)
+            var offset = [Float](repeating: 0, count: d)
+            var scale = [Float](repeating: 0, count: d)
+            for i in 0..<d { offset[i] = try r.readFloat("standardizer offset") }
+            for i in 0..<d { scale[i] = try r.readFloat("standardizer scale") }
+            guard mean.allSatisfy(\.isFinite), m2.allSatisfy({ $0.isFinite && $0 >= 0 }), count <= UInt64(Int.max),
+                offset.allSatisfy(\.isFinite), scale.allSatisfy(\.isFinite)
             else {
                 throw WireError(.valueOutOfRange, "standardizer statistics out of range")
             }
-            var s = Standardizer(count: Int(count), mean: mean, m2: m2)
+            var s = Standardizer(count: Int(count), mean: mean, m2: m2, offset: offset, scale: scale)
             s.frozen = standardizerFlag == 3
             restoredStandardizer = s
         }

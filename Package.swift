@@ -83,7 +83,7 @@ let package = Package(
         .executableTarget(
             name: "TributaryBench",
             dependencies: [
-                "MQTT", "Zstd", "StreamCore", "TributaryTestSupport",
+                "MQTT", "Zstd", "StreamCore", "OnlineLearning", "TributaryTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -5,7 +5,7 @@ import Logging
 /// `tributary-bench CASE [--json]`: Tributary's benchmarks, each against its peers in the same run.
 @main
 struct TributaryBench: AsyncParsableCommand {
-    static let cases = ["mqtt", "ring", "summaries", "sketch"]
+    static let cases = ["mqtt", "ring", "summaries", "sketch", "learn"]
 
     static let configuration = CommandConfiguration(
         commandName: "tributary-bench",
@@ -62,6 +62,7 @@ struct TributaryBench: AsyncParsableCommand {
             case "ring": try RingBenchmark.run(runs: runs, quick: quick, impl: impl, report: report)
             case "summaries": SummariesBenchmark.run(runs: runs, quick: quick, report: report)
             case "sketch": try SketchBenchmark.run(runs: runs, quick: quick, impl: impl, report: report)
+            case "learn": try LearnBenchmark.run(runs: runs, quick: quick, impl: impl, only: only, report: report)
             default: break
             }
         }

@@ -78,13 +78,33 @@ public enum FastMath {
     @inlinable
     public static func exp(_ x: Float) -> Float { Float(exp(Double(x))) }
 
+    /// eˣ in single precision for x ≤ 0 (degree-7 polynomial after range reduction; ≤ 2 ulp). Used where a
+    /// float result suffices and speed matters (the logistic function on the training path): branch-free, with
+    /// the polynomial evaluated by Estrin's scheme so its dependency chain is short.
+    @inlinable @inline(__always)
+    static func expNegative(_ x: Float) -> Float {
+        let clamped = Swift.max(x, -87)
+        // Round x·log₂e to the nearest integer k with the 1.5·2²³ trick; k also sits in the sum's low bits.
+        let shifter: Float = 12_582_912
+        let shifted = clamped * 1.442_695 + shifter
+        let k = shifted - shifter
+        let kBits = Int32(bitPattern: shifted.bitPattern &- shifter.bitPattern)
+        let r = (clamped - k * 0.693_145_75) - k * 1.428_606_8e-6
+        let r2 = r * r
+        let r4 = r2 * r2
+        let p01 = 1 + r
+        let p23 = 0.5 + r * (1.0 / 6)
+        let p45 = 1.0 / 24 + r * (1.0 / 120)
+        let p67 = 1.0 / 720 + r * (1.0 / 5040)
+        let p = (p01 + r2 * p23) + r4 * (p45 + r2 * p67)
+        return p * Float(bitPattern: UInt32(bitPattern: (kBits &+ 127) &<< 23))
+    }
+
     /// The logistic function 1/(1+e⁻ˣ), stable for large |x|.
-    @inlinable
+    @inlinable @inline(__always)
     public static func sigmoid(_ x: Float) -> Float {
-        let z = Double(x)
-        if z >= 0 { return Float(1 / (1 + exp(-z))) }
-        let e = exp(z)
-        return Float(e / (1 + e))
+        let e = expNegative(-abs(x))
+        return x >= 0 ? 1 / (1 + e) : e / (1 + e)
     }
 
     /// Hyperbolic tangent.

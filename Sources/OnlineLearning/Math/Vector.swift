@@ -2,7 +2,7 @@
 /// vectorize and stay reproducible bit for bit.
 public enum Vector {
     /// Σ aᵢ·bᵢ.
-    @inlinable
+    @inlinable @inline(__always)
     public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
         let ra = UnsafeRawPointer(a)
         let rb = UnsafeRawPointer(b)
@@ -24,7 +24,11 @@ public enum Vector {
                 * rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
             i += 8
         }
-        var sum = (acc0 + acc1).sum()
+        // Pairwise fold (three levels) instead of the standard library's sequential lane sum.
+        let eight = acc0 + acc1
+        let four = eight.lowHalf + eight.highHalf
+        let two = four.lowHalf + four.highHalf
+        var sum = two[0] + two[1]
         while i < count {
             sum += a[i] * b[i]
             i += 1
@@ -33,7 +37,7 @@ public enum Vector {
     }
 
     /// y += α·x.
-    @inlinable
+    @inlinable @inline(__always)
     public static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
         let rx = UnsafeRawPointer(x)
         let ry = UnsafeMutableRawPointer(y)

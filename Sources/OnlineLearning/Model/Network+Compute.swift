@@ -56,7 +56,8 @@ extension Network {
     @inlinable
     public func backward(
         _ x: UnsafePointer<Float>, target: Target, parameters p: UnsafePointer<Float>,
-        gradient: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+        gradient: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+        computeLoss: Bool = true
     ) -> Float {
         forward(x, parameters: p, output: output, scratch: scratch)
         let layers = widths.count - 1
@@ -75,11 +76,11 @@ extension Network {
             let y: Float = target.label == 1 ? 1 : 0
             outputDelta[0] = output[0] - y
             let probability = Double(y == 1 ? output[0] : 1 - output[0])
-            loss = Float(-FastMath.log(Swift.max(probability, 1e-15)))
+            loss = computeLoss ? Float(-FastMath.log(Swift.max(probability, 1e-15))) : .nan
         case .softmax:
             precondition((0..<outputs).contains(target.label), "label \(target.label) outside 0..<\(outputs)")
             for i in 0..<outputs { outputDelta[i] = output[i] - (i == target.label ? 1 : 0) }
-            loss = Float(-FastMath.log(Swift.max(Double(output[target.label]), 1e-15)))
+            loss = computeLoss ? Float(-FastMath.log(Swift.max(Double(output[target.label]), 1e-15))) : .nan
         }
         // Walk back through the layers.
         var offset = layout.count

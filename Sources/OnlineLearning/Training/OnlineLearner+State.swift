@@ -21,11 +21,14 @@ extension OnlineLearner {
         for array in [parameters, firstMoment, secondMoment] { for v in array { w.write(v) } }
         if let standardizer {
             w.write(UInt8(standardizer.frozen ? 3 : 1))
-            w.write(UInt64(standardizer.count))
+            w.write(UInt64(standardizer.foldedCount))
+            w.write(UInt32(standardizer.blockCount))
+            w.write(UInt64(standardizer.offered))
             for v in standardizer.mean { w.write(v) }
             for v in standardizer.m2 { w.write(v) }
-            for v in standardizer.offset { w.write(v) }
-            for v in standardizer.scale { w.write(v) }
+            for array in [standardizer.offset, standardizer.scale, standardizer.blockSum, standardizer.blockSquares] {
+                for v in array { w.write(v) }
+            }
         } else {
             w.write(UInt8(0))
         }
@@ -84,21 +87,28 @@ extension OnlineLearner {
                 throw WireError(.malformed, "standardizer flag \(standardizerFlag)")
             }
             let count = try r.read(UInt64.self, "standardizer count")
+            let block = Int(try r.read(UInt32.self, "standardizer block count"))
+            let offered = try r.read(UInt64.self, "standardizer offered count")
             let d = network.inputs
             var mean = [Double](repeating: 0, count: d)
             var m2 = [Double](repeating: 0, count: d)
             for i in 0..<d { mean[i] = try r.readDouble("standardizer mean") }
             for i in 0..<d { m2[i] = try r.readDouble("standardizer m2") }
-            var offset = [Float](repeating: 0, count: d)
-            var scale = [Float](repeating: 0, count: d)
-            for i in 0..<d { offset[i] = try r.readFloat("standardizer offset") }
-            for i in 0..<d { scale[i] = try r.readFloat("standardizer scale") }
+            var floatArrays: [[Float]] = []
+            for _ in 0..<4 {
+                var array = [Float](repeating: 0, count: d)
+                for i in 0..<d { array[i] = try r.readFloat("standardizer state") }
+                floatArrays.append(array)
+            }
             guard mean.allSatisfy(\.isFinite), m2.allSatisfy({ $0.isFinite && $0 >= 0 }), count <= UInt64(Int.max),
-                offset.allSatisfy(\.isFinite), scale.allSatisfy(\.isFinite)
+                block < 128, offered <= UInt64(Int.max), floatArrays.allSatisfy({ $0.allSatisfy(\.isFinite) })
             else {
                 throw WireError(.valueOutOfRange, "standardizer statistics out of range")
             }
-            var s = Standardizer(count: Int(count), mean: mean, m2: m2, offset: offset, scale: scale)
+            var s = Standardizer(
+                count: Int(count), mean: mean, m2: m2, offset: floatArrays[0], scale: floatArrays[1],
+                blockCount: block, blockSum: floatArrays[2], blockSquares: floatArrays[3],
+                offered: Int(truncatingIfNeeded: offered))
             s.frozen = standardizerFlag == 3
             restoredStandardizer = s
         }

@@ -60,8 +60,9 @@ enum LearnBenchmark {
                 let seconds = train.x.withUnsafeBufferPointer { x in
                     measure {
                         for i in 0..<trainCount {
-                            learner.train(UnsafeBufferPointer(rebasing: x[(i * features)..<((i + 1) * features)]),
-                                          target: .label(train.y[i]))
+                            learner.train(
+                                UnsafeBufferPointer(rebasing: x[(i * features)..<((i + 1) * features)]),
+                                target: .label(train.y[i]))
                         }
                     }
                 }
@@ -77,9 +78,11 @@ enum LearnBenchmark {
             }
             if let python {
                 for (peer, name) in [("vw", "vowpalwabbit"), ("river", "river")] where only == nil || only == name {
-                    let result = try PeerPrograms.run(python, [
-                        PeerPrograms.pythonScript("learn_peer.py"), peer, trainFile.path, testFile.path,
-                    ])
+                    let result = try PeerPrograms.run(
+                        python,
+                        [
+                            PeerPrograms.pythonScript("learn_peer.py"), peer, trainFile.path, testFile.path,
+                        ])
                     let f = PeerPrograms.fields(result.output)
                     guard result.status == 0, let s = f["seconds"], let n = f["samples"], let a = f["accuracy"] else {
                         throw PeerPrograms.Failure(description: "learn_peer.py \(peer) failed: \(result.output)")
@@ -92,14 +95,18 @@ enum LearnBenchmark {
         }
         for impl in ["tributary", "vowpalwabbit", "river"] {
             if let values = rows["rate|\(impl)"] {
-                report.add(BenchRow(case: "learn", name: "logreg \(features)f online train samples/s", impl: impl,
-                                    samples: values, unit: "samples/s", higherIsBetter: true))
+                report.add(
+                    BenchRow(
+                        case: "learn", name: "logreg \(features)f online train samples/s", impl: impl,
+                        samples: values, unit: "samples/s", higherIsBetter: true))
             }
         }
         for impl in ["tributary", "vowpalwabbit", "river"] {
             if let values = rows["accuracy|\(impl)"] {
-                report.add(BenchRow(case: "learn", name: "logreg \(features)f hold-out accuracy", impl: impl,
-                                    samples: values, unit: "fraction", higherIsBetter: true))
+                report.add(
+                    BenchRow(
+                        case: "learn", name: "logreg \(features)f hold-out accuracy", impl: impl,
+                        samples: values, unit: "fraction", higherIsBetter: true))
             }
         }
     }

@@ -35,7 +35,8 @@ enum SeglearnEvaluation {
             }
         }
         if only == nil || only == "sklearn" {
-            let csv = FileManager.default.temporaryDirectory.appendingPathComponent("tributary-seglearn-\(getpid()).csv")
+            let csv = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "tributary-seglearn-\(getpid()).csv")
             defer { try? FileManager.default.removeItem(at: csv) }
             try writeCSV(windows, to: csv)
             let script = Repository.root.appendingPathComponent("tools/learning/sklearn_reference.py").path
@@ -49,12 +50,16 @@ enum SeglearnEvaluation {
         for (model, label) in [("softmax", "softmax"), ("mlp", "MLP")] {
             let name = "seglearn LOSO accuracy: online \(label) vs batch logreg"
             if let ours = rows[model] {
-                report.add(BenchRow(case: "learn", name: name, impl: "tributary", samples: ours, unit: "fraction",
-                                    higherIsBetter: true))
+                report.add(
+                    BenchRow(
+                        case: "learn", name: name, impl: "tributary", samples: ours, unit: "fraction",
+                        higherIsBetter: true))
             }
             if let reference = rows["sklearn"] {
-                report.add(BenchRow(case: "learn", name: name, impl: "sklearn", samples: reference, unit: "fraction",
-                                    higherIsBetter: true))
+                report.add(
+                    BenchRow(
+                        case: "learn", name: name, impl: "sklearn", samples: reference, unit: "fraction",
+                        higherIsBetter: true))
             }
         }
     }
@@ -64,8 +69,11 @@ enum SeglearnEvaluation {
         var training = windows.filter { $0.subject != heldOut }
         var random = BenchRandom(seed: seed &+ UInt64(heldOut))
         training.shuffle(using: &random)
+        // Adam with Polyak–Ruppert averaging from step 500 (about a ninth of the pass): the online learner's
+        // configuration for short streams.
         var learner = OnlineLearner(
-            network: network, configuration: TrainingConfiguration(optimizer: .adam, schedule: .constant(0.005)),
+            network: network,
+            configuration: TrainingConfiguration(optimizer: .adam, schedule: .constant(0.005), averageFrom: 500),
             seed: seed)
         for window in training {
             window.features.withUnsafeBufferPointer { _ = learner.train($0, target: .label(window.label)) }
@@ -125,8 +133,9 @@ enum SeglearnEvaluation {
         var result: [[Float]] = []
         recording.values.withUnsafeBufferPointer { values in
             for i in 0..<recording.times.count {
-                _ = producer.push(timestamp: recording.times[i],
-                                  values: UnsafeBufferPointer(rebasing: values[(i * 6)..<(i * 6 + 6)]))
+                _ = producer.push(
+                    timestamp: recording.times[i],
+                    values: UnsafeBufferPointer(rebasing: values[(i * 6)..<(i * 6 + 6)]))
                 windower.drain(&consumer, ring: ring) { result.append(extractor.extract($0.segments)) }
             }
         }

@@ -19,6 +19,27 @@ import Testing
         #expect(metrics.mse < 0.05)
     }
 
+    @Test("parameter averaging brings one noisy pass closer to the true model")
+    func averaging() {
+        func error(averageFrom: Int?) -> Double {
+            var data = TestData(seed: 11)
+            let weights: [Float] = [1, -2, 0.5, 1.5]
+            var learner = OnlineLearner(
+                network: .linearRegression(inputs: 4),
+                configuration: TrainingConfiguration(schedule: .constant(0.05), averageFrom: averageFrom), seed: 1,
+                standardize: false)
+            for _ in 0..<5_000 {
+                let x = data.vector(4)
+                learner.train(x, .value(zip(weights, x).reduce(0) { $0 + $1.0 * $1.1 } + 2 * data.normal()))
+            }
+            let learned = learner.effectiveParameters
+            return zip(weights, learned).reduce(0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }
+        }
+        let plain = error(averageFrom: nil)
+        let averaged = error(averageFrom: 500)
+        #expect(averaged < 0.3 * plain, "averaged \(averaged) vs plain \(plain)")
+    }
+
     @Test("logistic regression separates two classes")
     func logistic() {
         var data = TestData(seed: 2)

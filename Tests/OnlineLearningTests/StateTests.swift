@@ -31,7 +31,7 @@ import TributaryWire
     func saveRestore() throws {
         var original = OnlineLearner(
             network: .mlp(inputs: 6, hidden: [5], classes: 3),
-            configuration: TrainingConfiguration(optimizer: .adam, proximalMu: 0.1), seed: 2)
+            configuration: TrainingConfiguration(optimizer: .adam, proximalMu: 0.1, averageFrom: 100), seed: 2)
         Self.stream(&original, seed: 2, count: 500)
         original.anchor = original.parameters.map { $0 * 0.5 }
         let saved = original.savedState()
@@ -43,6 +43,8 @@ import TributaryWire
         Self.stream(&original, seed: 3, count: 300)
         Self.stream(&restored, seed: 3, count: 300)
         #expect(restored.parameters.map(\.bitPattern) == original.parameters.map(\.bitPattern))
+        #expect(restored.averagedSteps == original.averagedSteps && original.averagedSteps > 0)
+        #expect(restored.effectiveParameters.map(\.bitPattern) == original.effectiveParameters.map(\.bitPattern))
     }
 
     @Test("a damaged or foreign state is refused with a typed error and changes nothing")

@@ -56,7 +56,8 @@ extension Network {
     @inlinable
     public func backward(
         _ x: UnsafePointer<Float>, target: Target, parameters p: UnsafePointer<Float>,
-        gradient: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+        gradient: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>,
+        scratch: UnsafeMutablePointer<Float>,
         computeLoss: Bool = true
     ) -> Float {
         forward(x, parameters: p, output: output, scratch: scratch)

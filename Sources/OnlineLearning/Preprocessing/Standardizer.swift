@@ -63,8 +63,9 @@ public struct Standardizer: Sendable, Hashable {
         blockSum: [Float], blockSquares: [Float], offered: Int = 0
     ) {
         let d = mean.count
-        precondition([m2.count, offset.count, scale.count, blockSum.count, blockSquares.count].allSatisfy { $0 == d },
-                     "state arrays differ in length")
+        precondition(
+            [m2.count, offset.count, scale.count, blockSum.count, blockSquares.count].allSatisfy { $0 == d },
+            "state arrays differ in length")
         dimension = d
         foldedCount = count
         self.mean = mean
@@ -96,7 +97,8 @@ public struct Standardizer: Sendable, Hashable {
                     let squares = UnsafeMutableRawPointer(q.baseAddress!)
                     var i = 0
                     while i + 8 <= d {
-                        let delta = input.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                        let delta =
+                            input.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
                             - shift.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
                         let sum = sums.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) + delta
                         let square = squares.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) + delta * delta
@@ -184,12 +186,15 @@ public struct Standardizer: Sendable, Hashable {
                         let out = UnsafeMutableRawPointer(output)
                         var i = 0
                         while i + 8 <= d {
-                            let delta = input.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                            let delta =
+                                input.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
                                 - shift.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-                            out.storeBytes(of: delta * scales.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self),
-                                           toByteOffset: i * 4, as: SIMD8<Float>.self)
+                            out.storeBytes(
+                                of: delta * scales.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self),
+                                toByteOffset: i * 4, as: SIMD8<Float>.self)
                             let sum = sums.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) + delta
-                            let square = squares.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                            let square =
+                                squares.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
                                 + delta * delta
                             sums.storeBytes(of: sum, toByteOffset: i * 4, as: SIMD8<Float>.self)
                             squares.storeBytes(of: square, toByteOffset: i * 4, as: SIMD8<Float>.self)
@@ -225,8 +230,9 @@ public struct Standardizer: Sendable, Hashable {
                 let out = UnsafeMutableRawPointer(output)
                 var i = 0
                 while i + 8 <= d {
-                    let v = (input.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-                        - offsets.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
+                    let v =
+                        (input.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                            - offsets.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
                         * scales.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
                     out.storeBytes(of: v, toByteOffset: i * 4, as: SIMD8<Float>.self)
                     i += 8

@@ -38,6 +38,8 @@ extension OnlineLearner {
         } else {
             w.write(UInt8(0))
         }
+        w.write(UInt64(averagedSteps))
+        if averagedSteps > 0 { for v in averagedParameters { w.write(v) } }
         w.appendChecksum()
         return w.bytes
     }
@@ -115,6 +117,9 @@ extension OnlineLearner {
         let anchorFlag = try r.read(UInt8.self, "anchor flag")
         guard anchorFlag <= 1 else { throw WireError(.malformed, "anchor flag \(anchorFlag)") }
         let restoredAnchor = anchorFlag == 1 ? try floats("anchor") : nil
+        let restoredAveragedSteps = try r.read(UInt64.self, "averaged steps")
+        guard restoredAveragedSteps <= UInt64(Int.max) else { throw WireError(.valueOutOfRange, "averaged steps") }
+        let restoredAverage = restoredAveragedSteps > 0 ? try floats("averaged parameter") : []
         try r.expectEnd("learner state")
         guard savedSteps <= UInt64(Int.max), b1.isFinite, b2.isFinite else {
             throw WireError(.valueOutOfRange, "step count or optimizer powers out of range")
@@ -124,6 +129,8 @@ extension OnlineLearner {
         secondMoment = restoredSecond
         standardizer = restoredStandardizer
         anchor = restoredAnchor
+        averagedSteps = Int(restoredAveragedSteps)
+        averagedParameters = restoredAverage
         steps = Int(savedSteps)
         beta1Power = b1
         beta2Power = b2

@@ -23,6 +23,14 @@ public struct OnlineLearner: Sendable {
     }
     /// Optimizer steps taken.
     public internal(set) var steps = 0
+    /// The running mean of the parameters since ``TrainingConfiguration/averageFrom`` (empty until then).
+    public internal(set) var averagedParameters: [Float] = []
+    /// Steps averaged into ``averagedParameters``.
+    public internal(set) var averagedSteps = 0
+
+    /// The parameters to predict with and to share: the averaged ones when averaging has begun, else the
+    /// current ones.
+    public var effectiveParameters: [Float] { averagedSteps > 0 ? averagedParameters : parameters }
     /// Whether ``train(_:target:)`` computes the loss it returns (off by default: it costs a logarithm).
     public var tracksLoss = false
 
@@ -42,9 +50,10 @@ public struct OnlineLearner: Sendable {
     var usesDirectUpdate: Bool
 
     /// Creates a learner with freshly initialised parameters.
-    public init(network: Network, configuration: TrainingConfiguration = TrainingConfiguration(), seed: UInt64 = 1,
-                standardize: Bool = true)
-    {
+    public init(
+        network: Network, configuration: TrainingConfiguration = TrainingConfiguration(), seed: UInt64 = 1,
+        standardize: Bool = true
+    ) {
         self.network = network
         self.configuration = configuration
         parameters = network.initialParameters(seed: seed)
@@ -91,19 +100,39 @@ public struct OnlineLearner: Sendable {
         precondition(x.count == network.inputs, "\(x.count) features, the model takes \(network.inputs)")
         let row = x.baseAddress!
         let ws = ownWorkspace()
+        let loss: Float
         if usesDirectUpdate {
             if standardizes && updatesStandardizer {
                 // One pass: standardise with the current statistics, then count the sample in them.
                 inputStandardizer.transformAndUpdate(row, into: ws.standardized)
-                return directUpdate(UnsafePointer(ws.standardized), target: target, ws, standardized: true)
+                loss = directUpdate(UnsafePointer(ws.standardized), target: target, ws, standardized: true)
+            } else {
+                loss = directUpdate(row, target: target, ws, standardized: false)
             }
-            return directUpdate(row, target: target, ws, standardized: false)
+        } else {
+            if standardizes && updatesStandardizer { inputStandardizer.update(row) }
+            Vector.zero(ws.gradient, count: parameters.count)
+            loss = accumulate(row, target: target, ws)
+            step(scale: 1, ws)
         }
-        if standardizes && updatesStandardizer { inputStandardizer.update(row) }
-        Vector.zero(ws.gradient, count: parameters.count)
-        let loss = accumulate(row, target: target, ws)
-        step(scale: 1, ws)
+        if let start = configuration.averageFrom, steps > start { updateAverage() }
         return loss
+    }
+
+    /// Folds the current parameters into their running mean.
+    mutating func updateAverage() {
+        if averagedParameters.count != parameters.count {
+            averagedParameters = parameters
+            averagedSteps = 1
+            return
+        }
+        averagedSteps += 1
+        let weight = 1 / Float(averagedSteps)
+        parameters.withUnsafeBufferPointer { w in
+            averagedParameters.withUnsafeMutableBufferPointer { a in
+                for i in 0..<w.count { a[i] += (w[i] - a[i]) * weight }
+            }
+        }
     }
 
     /// Trains on a mini-batch of `targets.count` samples (rows of `xs`), one optimizer step on the mean
@@ -122,6 +151,7 @@ public struct OnlineLearner: Sendable {
             total += accumulate(row, target: target, ws)
         }
         step(scale: 1 / Float(targets.count), ws)
+        if let start = configuration.averageFrom, steps > start { updateAverage() }
         return total / Float(targets.count)
     }
 
@@ -129,8 +159,9 @@ public struct OnlineLearner: Sendable {
     mutating func accumulate(_ x: UnsafePointer<Float>, target: Target, _ ws: Workspace) -> Float {
         let input = modelInput(x, ws)
         return parameters.withUnsafeBufferPointer { p in
-            network.backward(input, target: target, parameters: p.baseAddress!, gradient: ws.gradient,
-                             output: ws.output, scratch: ws.scratch, computeLoss: tracksLoss)
+            network.backward(
+                input, target: target, parameters: p.baseAddress!, gradient: ws.gradient,
+                output: ws.output, scratch: ws.scratch, computeLoss: tracksLoss)
         }
     }
 
@@ -266,7 +297,7 @@ public struct OnlineLearner: Sendable {
         precondition(x.count == network.inputs && out.count >= network.outputs, "wrong buffer sizes")
         let ws = ownWorkspace()
         let input = modelInput(x.baseAddress!, ws)
-        parameters.withUnsafeBufferPointer { p in
+        (averagedSteps > 0 ? averagedParameters : parameters).withUnsafeBufferPointer { p in
             network.forward(input, parameters: p.baseAddress!, output: out.baseAddress!, scratch: ws.scratch)
         }
     }
@@ -292,9 +323,12 @@ public struct OnlineLearner: Sendable {
     /// Starts a round from `global` (the round's global parameters); with `proximal`, also anchors FedProx
     /// to it.
     public mutating func adoptGlobal(_ global: [Float], proximal: Bool) {
-        precondition(global.count == parameters.count, "global model has \(global.count) parameters, not \(parameters.count)")
+        precondition(
+            global.count == parameters.count, "global model has \(global.count) parameters, not \(parameters.count)")
         parameters = global
         anchor = proximal ? global : nil
+        averagedParameters = []
+        averagedSteps = 0
     }
 }
 

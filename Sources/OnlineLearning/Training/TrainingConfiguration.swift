@@ -46,15 +46,19 @@ public struct TrainingConfiguration: Sendable, Hashable {
     public var l2: Float
     /// FedProx proximal strength μ (adds μ·(w − w_global) to the gradient while an anchor is set).
     public var proximalMu: Float
+    /// Polyak–Ruppert averaging: from this step on, keep the running mean of the parameters and predict with it
+    /// (nil: off). One noisy pass over a stream then ends much closer to what batch training reaches.
+    public var averageFrom: Int?
 
     /// Creates a configuration.
     public init(
         optimizer: Optimizer = .sgd(momentum: 0), schedule: LearningRateSchedule = .constant(0.05), l2: Float = 0,
-        proximalMu: Float = 0
+        proximalMu: Float = 0, averageFrom: Int? = nil
     ) {
         self.optimizer = optimizer
         self.schedule = schedule
         self.l2 = l2
         self.proximalMu = proximalMu
+        self.averageFrom = averageFrom
     }
 }

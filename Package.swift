@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "StreamCore", targets: ["StreamCore"]),
         .library(name: "SensorFrames", targets: ["SensorFrames"]),
         .library(name: "OnlineLearning", targets: ["OnlineLearning"]),
+        .library(name: "UpdateCodec", targets: ["UpdateCodec"]),
         .executable(name: "tributary-bench", targets: ["TributaryBench"]),
         .executable(name: "tributary-sim", targets: ["TributarySim"]),
     ],
@@ -56,6 +57,7 @@ let package = Package(
 
         // MARK: Codecs
         .target(name: "SensorFrames", dependencies: ["StreamCore", "TributaryWire"], swiftSettings: strict),
+        .target(name: "UpdateCodec", dependencies: ["Zstd", "TributaryWire"], swiftSettings: strict),
 
         // MARK: Firmware simulator (Firmware-sim/)
         .target(
@@ -98,6 +100,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd"], swiftSettings: strict),
+        .testTarget(name: "UpdateCodecTests", dependencies: ["UpdateCodec", "TributaryWire"], swiftSettings: strict),
         .testTarget(
             name: "OnlineLearningTests", dependencies: ["OnlineLearning", "TributaryWire"], swiftSettings: strict),
         .testTarget(

@@ -1,0 +1,180 @@
+public import Zstd
+
+/// How many values an update carries.
+public enum SparsityTarget: Sendable, Hashable {
+    /// Exactly this many (capped at the dimension).
+    case count(Int)
+    /// This fraction of the dimension (e.g. 0.01 for 1 %).
+    case fraction(Double)
+
+    /// k for a vector of `dimension` parameters (at least 1).
+    public func k(dimension: Int) -> Int {
+        switch self {
+        case .count(let k): Swift.max(1, Swift.min(dimension, k))
+        case .fraction(let f): Swift.max(1, Swift.min(dimension, Int((f * Double(dimension)).rounded())))
+        }
+    }
+}
+
+/// The device side of sparse updates with error feedback (Deep Gradient Compression, Lin et al. 2018):
+/// whatever is not sent stays in a residual and is added to the next update, so no mass is ever lost; optional
+/// momentum correction accumulates a velocity instead of the raw delta; warm-up starts dense and grows sparser
+/// over the first rounds.
+public struct ErrorFeedback: Sendable {
+    /// Parameters.
+    public let dimension: Int
+    /// What was not sent yet.
+    public private(set) var residual: [Float]
+    /// Momentum-corrected velocity (used when ``momentum`` > 0).
+    public private(set) var velocity: [Float]
+    /// Momentum for DGC's momentum correction (0: off).
+    public var momentum: Float
+    /// Top-k method.
+    public var selection: TopK.Method
+    /// Stochastic rounding for int8 values.
+    public var stochasticRounding: Bool
+    /// Parameter groups to sparsify separately (each keeps its share of k); empty: one global top-k.
+    public var groups: [Range<Int>]
+    var random: CodecRandom
+    var scratch: [Float]
+
+    /// Creates empty state for a model of `dimension` parameters.
+    public init(
+        dimension: Int, momentum: Float = 0, selection: TopK.Method = .exact, stochasticRounding: Bool = false,
+        groups: [Range<Int>] = [], seed: UInt64 = 1
+    ) {
+        self.dimension = dimension
+        residual = Array(repeating: 0, count: dimension)
+        velocity = momentum > 0 ? Array(repeating: 0, count: dimension) : []
+        self.momentum = momentum
+        self.selection = selection
+        self.stochasticRounding = stochasticRounding
+        self.groups = groups
+        random = CodecRandom(seed: seed)
+        scratch = Array(repeating: 0, count: dimension)
+    }
+
+    /// DGC's warm-up: the fraction of values to send in round `round` of a warm-up of `rounds` rounds, falling
+    /// exponentially from 25 % to `target`.
+    public static func warmupFraction(round: Int, rounds: Int, target: Double) -> Double {
+        guard rounds > 0, round < rounds else { return target }
+        let start = Swift.max(target, 0.25)
+        let t = Double(round) / Double(rounds)
+        return start * (target / start).pow(t)
+    }
+
+    /// What one compression produced: the sparse update to send, quantised, and what the receiver will decode.
+    public struct Compressed: Sendable {
+        /// Indices sent, strictly increasing.
+        public var indices: [UInt32]
+        /// Values as the receiver will decode them.
+        public var values: [Float]
+        /// The value encoding used.
+        public var encoding: ValueEncoding
+        var wire: QuantizedValues
+    }
+
+    /// Adds `delta` (local − global) to the residual, selects the top k of the sum, quantises them with
+    /// `encoding`, and keeps everything not delivered (unselected entries and quantisation error) as the new
+    /// residual.
+    public mutating func compress(_ delta: UnsafeBufferPointer<Float>, k: Int, encoding: ValueEncoding) -> Compressed {
+        precondition(delta.count == dimension, "delta has \(delta.count) values, the model \(dimension)")
+        // residual ← residual + (momentum-corrected) delta: the accumulated update to send from.
+        residual.withUnsafeMutableBufferPointer { r in
+            if momentum > 0 {
+                velocity.withUnsafeMutableBufferPointer { u in
+                    for i in 0..<dimension {
+                        u[i] = momentum * u[i] + delta[i]
+                        r[i] += u[i]
+                    }
+                }
+            } else {
+                for i in 0..<dimension { r[i] += delta[i] }
+            }
+        }
+        let indices = selectIndices(k: k)
+        let values = indices.map { residual[Int($0)] }
+        let (wire, decoded) = ValueCodec.quantized(
+            values, as: encoding, random: &random, stochastic: stochasticRounding)
+        for (position, index) in indices.enumerated() {
+            let i = Int(index)
+            residual[i] -= decoded[position]
+            // Momentum factor masking: what was sent stops accumulating velocity.
+            if momentum > 0 { velocity[i] = 0 }
+        }
+        return Compressed(indices: indices, values: decoded, encoding: encoding, wire: wire)
+    }
+
+    mutating func selectIndices(k: Int) -> [UInt32] {
+        let method = selection
+        if groups.isEmpty {
+            return residual.withUnsafeBufferPointer { r in
+                scratch.withUnsafeMutableBufferPointer { TopK.select(r, k: k, method: method, scratch: $0) }
+            }
+        }
+        var result: [UInt32] = []
+        result.reserveCapacity(k)
+        for group in groups {
+            let share = Swift.max(1, Int((Double(k) * Double(group.count) / Double(dimension)).rounded()))
+            let local = residual.withUnsafeBufferPointer { r in
+                scratch.withUnsafeMutableBufferPointer { s in
+                    TopK.select(
+                        UnsafeBufferPointer(rebasing: r[group]), k: Swift.min(share, group.count), method: method,
+                        scratch: UnsafeMutableBufferPointer(rebasing: s[group]))
+                }
+            }
+            result += local.map { $0 + UInt32(group.lowerBound) }
+        }
+        return result
+    }
+
+    /// Forgets the residual and velocity (a new task, or a model reset).
+    public mutating func reset() {
+        for i in 0..<dimension { residual[i] = 0 }
+        for i in velocity.indices { velocity[i] = 0 }
+    }
+
+    /// Replaces the state (restoring from disk).
+    public mutating func restore(residual: [Float], velocity: [Float]) {
+        precondition(residual.count == dimension && (velocity.isEmpty || velocity.count == dimension), "sizes differ")
+        self.residual = residual
+        self.velocity = velocity
+    }
+}
+
+extension UpdateEncoder {
+    /// Encodes what ``ErrorFeedback/compress(_:k:encoding:)`` produced.
+    public mutating func encode(_ header: UpdateHeader, _ compressed: ErrorFeedback.Compressed) throws(ZstdError)
+        -> [UInt8]
+    {
+        try encode(header, indices: compressed.indices, quantized: compressed.wire, valueEncoding: compressed.encoding)
+    }
+}
+
+extension Double {
+    /// selfᵗ for positive self, via exp(t·ln self), without Foundation.
+    func pow(_ t: Double) -> Double {
+        var result = 1.0
+        var base = self
+        var exponent = t
+        // Integer part by squaring, fractional part by a short series of square roots.
+        var whole = Int(exponent)
+        exponent -= Double(whole)
+        while whole > 0 {
+            if whole & 1 == 1 { result *= base }
+            base *= base
+            whole >>= 1
+        }
+        var root = self
+        var fraction = exponent
+        for _ in 0..<40 {
+            root = root.squareRoot()
+            fraction *= 2
+            if fraction >= 1 {
+                result *= root
+                fraction -= 1
+            }
+        }
+        return result
+    }
+}

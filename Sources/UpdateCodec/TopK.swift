@@ -1,0 +1,129 @@
+/// Selection of the k largest-magnitude entries of a vector, without sorting it.
+public enum TopK {
+    /// How to find the threshold.
+    public enum Method: Sendable, Hashable {
+        /// Quickselect on all magnitudes: exact, O(n) expected.
+        case exact
+        /// Estimate the threshold from a strided sample of `samples` magnitudes, keep every entry above a slightly
+        /// lower threshold, then select exactly among those: exact result, one pass over the vector, for very large
+        /// vectors.
+        case sampled(samples: Int)
+    }
+
+    /// The indices (sorted ascending) of the `k` entries of `values` with the largest |value|; ties at the
+    /// threshold are broken towards lower indices. `scratch` must hold `values.count` floats.
+    public static func select(
+        _ values: UnsafeBufferPointer<Float>, k: Int, method: Method = .exact,
+        scratch: UnsafeMutableBufferPointer<Float>
+    ) -> [UInt32] {
+        let n = values.count
+        guard k > 0 else { return [] }
+        guard k < n else { return (0..<n).map { UInt32($0) } }
+        let threshold: Float
+        switch method {
+        case .exact:
+            for i in 0..<n { scratch[i] = abs(values[i]) }
+            threshold = kthLargest(scratch.baseAddress!, count: n, k: k)
+        case .sampled(let samples):
+            threshold = sampledThreshold(values, k: k, samples: samples, scratch: scratch)
+        }
+        // Everything strictly above the threshold, then entries equal to it until there are k.
+        var selected: [UInt32] = []
+        selected.reserveCapacity(k)
+        var above = 0
+        for i in 0..<n where abs(values[i]) > threshold { above += 1 }
+        var equalBudget = k - above
+        for i in 0..<n {
+            let m = abs(values[i])
+            if m > threshold {
+                selected.append(UInt32(i))
+            } else if m == threshold && equalBudget > 0 {
+                selected.append(UInt32(i))
+                equalBudget -= 1
+            }
+        }
+        return selected
+    }
+
+    /// The k-th largest of `count` non-negative floats at `base` (reorders them). Hoare-partition quickselect with
+    /// a median-of-three pivot.
+    static func kthLargest(_ base: UnsafeMutablePointer<Float>, count: Int, k: Int) -> Float {
+        var low = 0
+        var high = count - 1
+        let target = k - 1  // index in descending order
+        while low < high {
+            let mid = low + (high - low) / 2
+            // Median of three, ordered descending.
+            if base[mid] > base[low] { swap(base, mid, low) }
+            if base[high] > base[low] { swap(base, high, low) }
+            if base[high] > base[mid] { swap(base, high, mid) }
+            let pivot = base[mid]
+            var i = low
+            var j = high
+            while i <= j {
+                while base[i] > pivot { i += 1 }
+                while base[j] < pivot { j -= 1 }
+                if i <= j {
+                    swap(base, i, j)
+                    i += 1
+                    j -= 1
+                }
+            }
+            if target <= j {
+                high = j
+            } else if target >= i {
+                low = i
+            } else {
+                return base[target]
+            }
+        }
+        return base[target]
+    }
+
+    @inline(__always)
+    static func swap(_ base: UnsafeMutablePointer<Float>, _ a: Int, _ b: Int) {
+        let t = base[a]
+        base[a] = base[b]
+        base[b] = t
+    }
+
+    /// The exact k-th largest magnitude, found from a sample: a threshold a little below the sample's estimate
+    /// keeps a candidate set that contains the top k (retrying lower if not), and quickselect runs on it.
+    static func sampledThreshold(
+        _ values: UnsafeBufferPointer<Float>, k: Int, samples: Int, scratch: UnsafeMutableBufferPointer<Float>
+    ) -> Float {
+        let n = values.count
+        let s = Swift.min(n, Swift.max(samples, 64))
+        let stride = Swift.max(1, n / s)
+        var count = 0
+        var i = 0
+        while i < n && count < s {
+            scratch[count] = abs(values[i])
+            count += 1
+            i += stride
+        }
+        // Aim for about 1.5·k + 64 candidates: rank of the estimate inside the sample.
+        var fraction = Swift.min(1, (1.5 * Double(k) + 64) / Double(n))
+        while true {
+            let rank = Swift.max(1, Swift.min(count, Int((fraction * Double(count)).rounded(.up))))
+            let estimate = kthLargest(scratch.baseAddress!, count: count, k: rank)
+            var candidates = 0
+            for j in 0..<n where abs(values[j]) >= estimate {
+                scratch[candidates] = abs(values[j])
+                candidates += 1
+            }
+            if candidates >= k || fraction >= 1 {
+                return kthLargest(scratch.baseAddress!, count: candidates, k: k)
+            }
+            // Too few above the estimate: widen and sample again.
+            fraction = Swift.min(1, fraction * 2)
+            count = 0
+            i = 0
+            while i < n && count < s {
+                scratch[count] = abs(values[i])
+                count += 1
+                i += stride
+            }
+        }
+    }
+}

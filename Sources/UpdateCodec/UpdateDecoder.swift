@@ -1,0 +1,210 @@
+public import TributaryWire
+public import Zstd
+
+/// Reads update and model messages, validating everything before trusting it: checksum, magic, version,
+/// type, flags, identifiers, counts (k ≤ n, n within the limit), the body length, the decompressed size (capped
+/// by what k values and indices can need), every index (below n, strictly increasing), every value (finite),
+/// and, when given, the expected task and dimension. Rejections are ``WireError``s with a reason.
+public struct UpdateDecoder: ~Copyable {
+    var decompressor: ZstdDecompressor
+    var scratch: [UInt8] = []
+    /// Largest model dimension accepted.
+    public let maxDimension: Int
+
+    /// Creates a decoder.
+    public init(maxDimension: Int = 100_000_000) throws(ZstdError) {
+        self.maxDimension = maxDimension
+        decompressor = try ZstdDecompressor(maxDecompressedSize: 1 << 30)
+    }
+
+    /// Where the parsed message's parts are.
+    struct Parsed {
+        var header: UpdateHeader
+        var bodyOffset: Int
+        var bodyLength: Int
+    }
+
+    /// Validates the framing and header (checksum included) without touching the body.
+    public func header(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> UpdateHeader {
+        try parse(bytes).header
+    }
+
+    func parse(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> Parsed {
+        guard bytes.count >= 46 else { throw WireError(.truncated, "\(bytes.count) bytes is shorter than a header") }
+        var r = ByteReader(UnsafeRawBufferPointer(rebasing: bytes[..<(bytes.count - 4)]))
+        guard try r.read(UInt32.self, "magic") == UpdateFormat.magic else {
+            throw WireError(.badMagic, "not an update or model message", offset: 0)
+        }
+        let version = try r.read(UInt8.self, "version")
+        guard version == UpdateFormat.version else {
+            throw WireError(.unsupportedVersion, "update format version \(version)", offset: 4)
+        }
+        let stored = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: bytes.count - 4, as: UInt32.self))
+        guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[..<(bytes.count - 4)])) == stored else {
+            throw WireError(.badChecksum, "update checksum mismatch", offset: bytes.count - 4)
+        }
+        let typeCode = try r.read(UInt8.self, "message type")
+        guard let type = UpdateFormat.MessageType(rawValue: typeCode) else {
+            throw WireError(.wrongMessageType, "message type 0x\(String(typeCode, radix: 16))", offset: 5)
+        }
+        let flags = try r.read(UInt8.self, "flags")
+        guard flags & ~3 == 0 else { throw WireError(.malformed, "reserved flag bits set: \(flags)", offset: 6) }
+        let valueCode = try r.read(UInt8.self, "value encoding")
+        guard let valueEncoding = ValueEncoding(rawValue: valueCode) else {
+            throw WireError(.malformed, "unknown value encoding \(valueCode)", offset: 7)
+        }
+        let indexCode = try r.read(UInt8.self, "index encoding")
+        guard let indexEncoding = IndexEncoding(rawValue: indexCode) else {
+            throw WireError(.malformed, "unknown index encoding \(indexCode)", offset: 8)
+        }
+        let task = try identifier(&r, "task id", allowEmpty: false)
+        let round = try r.read(UInt32.self, "round")
+        let device = try identifier(&r, "device id", allowEmpty: true)
+        let weight = try r.read(UInt32.self, "sample weight")
+        let dimension = Int(try r.read(UInt32.self, "dimension"))
+        guard dimension >= 1, dimension <= maxDimension else {
+            throw WireError(.countOutOfRange, "dimension \(dimension) outside 1...\(maxDimension)")
+        }
+        let k = Int(try r.read(UInt32.self, "k"))
+        guard k <= dimension else { throw WireError(.countOutOfRange, "k \(k) exceeds the dimension \(dimension)") }
+        if type == .denseModel {
+            guard k == dimension, indexEncoding == .dense else {
+                throw WireError(.malformed, "a dense model carries every parameter")
+            }
+        }
+        let hash = try r.read(UInt64.self, "model hash")
+        let bodyLength = Int(try r.read(UInt32.self, "body length"))
+        let plainLength = Int(try r.read(UInt32.self, "uncompressed body length"))
+        let bodyOffset = r.offset
+        try r.skip(bodyLength, "body")
+        var signature: [UInt8]?
+        if flags & 2 != 0 {
+            let length = Int(try r.read(UInt16.self, "signature length"))
+            signature = Array(try r.readBytes(length, "signature"))
+        }
+        try r.expectEnd("update message")
+        let compressed = flags & 1 != 0
+        let limit = Self.bodyLimit(dimension: dimension, k: k, values: valueEncoding)
+        guard plainLength <= limit, compressed || plainLength == bodyLength else {
+            throw WireError(.lengthMismatch, "body claims \(plainLength) bytes; k = \(k) needs at most \(limit)")
+        }
+        let header = UpdateHeader(
+            type: type, task: task, round: round, device: device, sampleWeight: weight, dimension: dimension, k: k,
+            valueEncoding: valueEncoding, indexEncoding: indexEncoding, baseModelHash: hash, compressed: compressed,
+            signature: signature, byteCount: bytes.count, bodyByteCount: plainLength)
+        return Parsed(header: header, bodyOffset: bodyOffset, bodyLength: bodyLength)
+    }
+
+    /// The largest uncompressed body k values of a dimension-n vector can need.
+    static func bodyLimit(dimension: Int, k: Int, values: ValueEncoding) -> Int {
+        Swift.max(10 * k, (dimension + 7) / 8, 4 * k) + ValueCodec.size(values, k: k)
+    }
+
+    func identifier(_ r: inout ByteReader, _ what: StaticString, allowEmpty: Bool) throws(WireError) -> String {
+        let length = Int(try r.read(UInt8.self, what))
+        guard length <= UpdateFormat.maxIdentifierLength, allowEmpty || length > 0 else {
+            throw WireError(.countOutOfRange, "\(what) of \(length) bytes")
+        }
+        let bytes = try r.readBytes(length, what)
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw WireError(.malformed, "\(what) is not UTF-8")
+        }
+        return text
+    }
+
+    /// Decodes a message, checking task and dimension if given.
+    public mutating func decode(
+        _ bytes: UnsafeRawBufferPointer, expectedTask: String? = nil, expectedDimension: Int? = nil
+    ) throws(WireError) -> DecodedUpdate {
+        var indices: [UInt32] = []
+        var values: [Float] = []
+        let header = try visit(bytes, expectedTask: expectedTask, expectedDimension: expectedDimension) {
+            k in
+            indices = [UInt32](repeating: 0, count: k)
+            values = [Float](repeating: 0, count: k)
+        } index: { position, index in
+            indices[position] = UInt32(index)
+        } value: { position, value in
+            values[position] = value
+        }
+        return DecodedUpdate(header: header, indices: indices, values: values)
+    }
+
+    /// Adds `weight × value` for every carried value into `accumulator` (the aggregator's scatter-add), without
+    /// materialising the update. Validates fully first: a rejected message changes nothing.
+    @discardableResult
+    public mutating func accumulate(
+        _ bytes: UnsafeRawBufferPointer, into accumulator: UnsafeMutableBufferPointer<Float>, weight: Float,
+        expectedTask: String? = nil
+    ) throws(WireError) -> UpdateHeader {
+        var positions: [Int32] = []
+        var header: UpdateHeader?
+        // Pass 1: everything validated, indices collected; pass 2 touches the accumulator.
+        header = try visit(bytes, expectedTask: expectedTask, expectedDimension: accumulator.count) { k in
+            positions = [Int32](repeating: 0, count: k)
+        } index: { position, index in
+            positions[position] = Int32(index)
+        } value: { position, value in
+            accumulator[Int(positions[position])] += weight * value
+        }
+        return header!
+    }
+
+    /// Parses, decompresses and walks a message: `begin(k)`, then every index, then every value. Values are
+    /// visited only after all indices were read and checked, and only if the whole body is well formed up to
+    /// them; a value that fails its check stops the walk before any later value is visited.
+    mutating func visit(
+        _ bytes: UnsafeRawBufferPointer, expectedTask: String?, expectedDimension: Int?, begin: (Int) -> Void,
+        index: (Int, Int) -> Void, value: (Int, Float) -> Void
+    ) throws(WireError) -> UpdateHeader {
+        let parsed = try parse(bytes)
+        let h = parsed.header
+        if let expectedTask, expectedTask != h.task {
+            throw WireError(.mismatch, "update for task '\(h.task)', expected '\(expectedTask)'")
+        }
+        if let expectedDimension, expectedDimension != h.dimension {
+            throw WireError(.mismatch, "dimension \(h.dimension), the task's model has \(expectedDimension)")
+        }
+        let body = UnsafeRawBufferPointer(rebasing: bytes[parsed.bodyOffset..<(parsed.bodyOffset + parsed.bodyLength)])
+        if h.compressed {
+            if scratch.count < h.bodyByteCount { scratch = [UInt8](repeating: 0, count: h.bodyByteCount) }
+            var failure: WireError?
+            scratch.withUnsafeMutableBytes { out in
+                do {
+                    let written = try decompressor.decompress(
+                        body, into: UnsafeMutableRawBufferPointer(rebasing: out[..<h.bodyByteCount]))
+                    if written != h.bodyByteCount {
+                        failure = WireError(
+                            .lengthMismatch, "body decompressed to \(written) bytes, header says \(h.bodyByteCount)")
+                    }
+                } catch {
+                    failure = WireError(.decompression, "\(error)")
+                }
+            }
+            if let failure { throw failure }
+            var result: Result<UpdateHeader, WireError>?
+            scratch.withUnsafeBytes { plain in
+                result = Result { () throws(WireError) -> UpdateHeader in
+                    try walk(UnsafeRawBufferPointer(rebasing: plain[..<h.bodyByteCount]), h, begin, index, value)
+                }
+            }
+            return try result!.get()
+        }
+        return try walk(body, h, begin, index, value)
+    }
+
+    func walk(
+        _ body: UnsafeRawBufferPointer, _ h: UpdateHeader, _ begin: (Int) -> Void, _ index: (Int, Int) -> Void,
+        _ value: (Int, Float) -> Void
+    ) throws(WireError) -> UpdateHeader {
+        var r = ByteReader(body)
+        begin(h.k)
+        try IndexCodec.read(&r, as: h.indexEncoding, k: h.k, dimension: h.dimension, index)
+        // Check all values before handing any out, so a bad value leaves accumulators untouched.
+        var check = r
+        try ValueCodec.read(&check, as: h.valueEncoding, k: h.k) { _, _ in }
+        try check.expectEnd("update body")
+        try ValueCodec.read(&r, as: h.valueEncoding, k: h.k, value)
+        return h
+    }
+}

@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "UpdateCodec", targets: ["UpdateCodec"]),
         .executable(name: "tributary-bench", targets: ["TributaryBench"]),
         .executable(name: "tributary-sim", targets: ["TributarySim"]),
+        .executable(name: "tributary", targets: ["TributaryCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -58,6 +59,9 @@ let package = Package(
         // MARK: Codecs
         .target(name: "SensorFrames", dependencies: ["StreamCore", "TributaryWire"], swiftSettings: strict),
         .target(name: "UpdateCodec", dependencies: ["Zstd", "TributaryWire"], swiftSettings: strict),
+        .target(
+            name: "Inspection", dependencies: ["SensorFrames", "StreamCore", "UpdateCodec", "TributaryWire"],
+            swiftSettings: strict),
 
         // MARK: Firmware simulator (Firmware-sim/)
         .target(
@@ -83,6 +87,12 @@ let package = Package(
 
         // MARK: Executables
         .executableTarget(
+            name: "TributaryCLI",
+            dependencies: [
+                "Inspection", "TributaryWire", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+        .executableTarget(
             name: "TributaryBench",
             dependencies: [
                 "MQTT", "Zstd", "StreamCore", "OnlineLearning", "TributaryTestSupport",
@@ -100,7 +110,13 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd"], swiftSettings: strict),
-        .testTarget(name: "UpdateCodecTests", dependencies: ["UpdateCodec", "TributaryWire"], swiftSettings: strict),
+        .testTarget(
+            name: "UpdateCodecTests", dependencies: ["UpdateCodec", "TributaryWire"], exclude: ["Fixtures"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "InspectionTests",
+            dependencies: ["Inspection", "SensorFrames", "StreamCore", "UpdateCodec", "TributaryWire"],
+            swiftSettings: strict),
         .testTarget(
             name: "OnlineLearningTests", dependencies: ["OnlineLearning", "TributaryWire"], swiftSettings: strict),
         .testTarget(

@@ -95,7 +95,7 @@ let package = Package(
         .executableTarget(
             name: "TributaryBench",
             dependencies: [
-                "MQTT", "Zstd", "StreamCore", "OnlineLearning", "TributaryTestSupport",
+                "MQTT", "Zstd", "StreamCore", "OnlineLearning", "UpdateCodec", "TributaryTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

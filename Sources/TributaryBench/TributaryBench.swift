@@ -5,7 +5,7 @@ import Logging
 /// `tributary-bench CASE [--json]`: Tributary's benchmarks, each against its peers in the same run.
 @main
 struct TributaryBench: AsyncParsableCommand {
-    static let cases = ["mqtt", "ring", "summaries", "sketch", "learn"]
+    static let cases = ["mqtt", "ring", "summaries", "sketch", "learn", "codec"]
 
     static let configuration = CommandConfiguration(
         commandName: "tributary-bench",
@@ -63,6 +63,7 @@ struct TributaryBench: AsyncParsableCommand {
             case "summaries": SummariesBenchmark.run(runs: runs, quick: quick, report: report)
             case "sketch": try SketchBenchmark.run(runs: runs, quick: quick, impl: impl, report: report)
             case "learn": try LearnBenchmark.run(runs: runs, quick: quick, impl: impl, only: only, report: report)
+            case "codec": try CodecBenchmark.run(runs: runs, quick: quick, only: only, report: report)
             default: break
             }
         }

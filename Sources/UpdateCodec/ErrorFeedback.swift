@@ -40,7 +40,7 @@ public struct ErrorFeedback: Sendable {
 
     /// Creates empty state for a model of `dimension` parameters.
     public init(
-        dimension: Int, momentum: Float = 0, selection: TopK.Method = .exact, stochasticRounding: Bool = false,
+        dimension: Int, momentum: Float = 0, selection: TopK.Method = .automatic, stochasticRounding: Bool = false,
         groups: [Range<Int>] = [], seed: UInt64 = 1
     ) {
         self.dimension = dimension

@@ -53,19 +53,33 @@ enum IndexCodec {
             }
             for i in 0..<k { visit(i, i) }
         case .deltaVarint:
+            // Varints decoded inline (this loop runs once per received value on the aggregator).
+            let bytes = r.bytes
+            let end = bytes.count
+            var p = r.offset
             var index = -1
             for position in 0..<k {
-                let gap = try r.readVarint("index gap")
+                var gap: UInt64 = 0
+                var shift: UInt64 = 0
+                while true {
+                    guard p < end else { throw WireError(.truncated, "index gap \(position) is cut short", offset: p) }
+                    let byte = bytes[p]
+                    p += 1
+                    gap |= UInt64(byte & 0x7F) << shift
+                    if byte < 0x80 { break }
+                    shift += 7
+                    guard shift < 63 else { throw WireError(.malformed, "index gap longer than 9 bytes", offset: p) }
+                }
                 guard gap < UInt64(dimension) else {
-                    throw WireError(
-                        .indexOutOfRange, "index gap \(gap) beyond dimension \(dimension)", offset: r.offset)
+                    throw WireError(.indexOutOfRange, "index gap \(gap) beyond dimension \(dimension)", offset: p)
                 }
                 index = position == 0 ? Int(gap) : index + 1 + Int(gap)
                 guard index < dimension else {
-                    throw WireError(.indexOutOfRange, "index \(index) ≥ dimension \(dimension)", offset: r.offset)
+                    throw WireError(.indexOutOfRange, "index \(index) ≥ dimension \(dimension)", offset: p)
                 }
                 visit(position, index)
             }
+            try r.skip(p - r.offset, "index gaps")
         case .bitmap:
             let bytes = try r.readBytes((dimension + 7) / 8, "index bitmap")
             var position = 0

@@ -2,6 +2,8 @@
 public enum TopK {
     /// How to find the threshold.
     public enum Method: Sendable, Hashable {
+        /// ``exact`` below 100,000 values, ``sampled(samples:)`` with 4,096 samples above.
+        case automatic
         /// Quickselect on all magnitudes: exact, O(n) expected.
         case exact
         /// Estimate the threshold from a strided sample of `samples` magnitudes, keep every entry above a slightly
@@ -20,28 +22,37 @@ public enum TopK {
         guard k > 0 else { return [] }
         guard k < n else { return (0..<n).map { UInt32($0) } }
         let threshold: Float
+        var method = method
+        if method == .automatic { method = n < 100_000 ? .exact : .sampled(samples: 4_096) }
         switch method {
-        case .exact:
+        case .automatic, .exact:
             for i in 0..<n { scratch[i] = abs(values[i]) }
             threshold = kthLargest(scratch.baseAddress!, count: n, k: k)
         case .sampled(let samples):
             threshold = sampledThreshold(values, k: k, samples: samples, scratch: scratch)
         }
-        // Everything strictly above the threshold, then entries equal to it until there are k.
+        // One pass collects everything at or above the threshold, in index order; surplus entries equal to the
+        // threshold are then dropped from the end, so ties keep their lowest indices.
         var selected: [UInt32] = []
-        selected.reserveCapacity(k)
-        var above = 0
-        for i in 0..<n where abs(values[i]) > threshold { above += 1 }
-        var equalBudget = k - above
+        selected.reserveCapacity(k + 16)
+        var equal = 0
         for i in 0..<n {
             let m = abs(values[i])
-            if m > threshold {
+            if m >= threshold {
                 selected.append(UInt32(i))
-            } else if m == threshold && equalBudget > 0 {
-                selected.append(UInt32(i))
-                equalBudget -= 1
+                if m == threshold { equal += 1 }
             }
         }
+        var surplus = selected.count - k
+        var j = selected.count - 1
+        while surplus > 0 && j >= 0 {
+            if abs(values[Int(selected[j])]) == threshold {
+                selected.remove(at: j)
+                surplus -= 1
+            }
+            j -= 1
+        }
+        _ = equal
         return selected
     }
 

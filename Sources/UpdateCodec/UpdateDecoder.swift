@@ -8,6 +8,8 @@ public import Zstd
 public struct UpdateDecoder: ~Copyable {
     var decompressor: ZstdDecompressor
     var scratch: [UInt8] = []
+    var indexScratch: [Int32] = []
+    var valueScratch: [Float] = []
     /// Largest model dimension accepted.
     public let maxDimension: Int
 
@@ -116,46 +118,33 @@ public struct UpdateDecoder: ~Copyable {
     public mutating func decode(
         _ bytes: UnsafeRawBufferPointer, expectedTask: String? = nil, expectedDimension: Int? = nil
     ) throws(WireError) -> DecodedUpdate {
-        var indices: [UInt32] = []
-        var values: [Float] = []
-        let header = try visit(bytes, expectedTask: expectedTask, expectedDimension: expectedDimension) {
-            k in
-            indices = [UInt32](repeating: 0, count: k)
-            values = [Float](repeating: 0, count: k)
-        } index: { position, index in
-            indices[position] = UInt32(index)
-        } value: { position, value in
-            values[position] = value
-        }
-        return DecodedUpdate(header: header, indices: indices, values: values)
+        let header = try decodeIntoScratch(bytes, expectedTask: expectedTask, expectedDimension: expectedDimension)
+        let k = header.k
+        let indices = indexScratch.prefix(k).map { UInt32(bitPattern: $0) }
+        return DecodedUpdate(header: header, indices: indices, values: Array(valueScratch.prefix(k)))
     }
 
     /// Adds `weight × value` for every carried value into `accumulator` (the aggregator's scatter-add), without
-    /// materialising the update. Validates fully first: a rejected message changes nothing.
+    /// allocating. Validates fully first: a rejected message changes nothing.
     @discardableResult
     public mutating func accumulate(
         _ bytes: UnsafeRawBufferPointer, into accumulator: UnsafeMutableBufferPointer<Float>, weight: Float,
         expectedTask: String? = nil
     ) throws(WireError) -> UpdateHeader {
-        var positions: [Int32] = []
-        var header: UpdateHeader?
-        // Pass 1: everything validated, indices collected; pass 2 touches the accumulator.
-        header = try visit(bytes, expectedTask: expectedTask, expectedDimension: accumulator.count) { k in
-            positions = [Int32](repeating: 0, count: k)
-        } index: { position, index in
-            positions[position] = Int32(index)
-        } value: { position, value in
-            accumulator[Int(positions[position])] += weight * value
+        let header = try decodeIntoScratch(bytes, expectedTask: expectedTask, expectedDimension: accumulator.count)
+        indexScratch.withUnsafeBufferPointer { indices in
+            valueScratch.withUnsafeBufferPointer { values in
+                let target = accumulator.baseAddress!
+                for i in 0..<header.k { target[Int(indices[i])] += weight * values[i] }
+            }
         }
-        return header!
+        return header
     }
 
-    /// Parses, decompresses and walks a message: `begin(k)`, then every index, then every value. Values are
-    /// visited only after all indices were read and checked, and only if the whole body is well formed up to
-    /// them; a value that fails its check stops the walk before any later value is visited.
-    mutating func visit(
-        _ bytes: UnsafeRawBufferPointer, expectedTask: String?, expectedDimension: Int?, begin: (Int) -> Void,
-        index: (Int, Int) -> Void, value: (Int, Float) -> Void
+    /// Parses, decompresses, and decodes indices and values into the reused scratch buffers, validating every
+    /// field.
+    mutating func decodeIntoScratch(
+        _ bytes: UnsafeRawBufferPointer, expectedTask: String?, expectedDimension: Int?
     ) throws(WireError) -> UpdateHeader {
         let parsed = try parse(bytes)
         let h = parsed.header
@@ -165,46 +154,60 @@ public struct UpdateDecoder: ~Copyable {
         if let expectedDimension, expectedDimension != h.dimension {
             throw WireError(.mismatch, "dimension \(h.dimension), the task's model has \(expectedDimension)")
         }
-        let body = UnsafeRawBufferPointer(rebasing: bytes[parsed.bodyOffset..<(parsed.bodyOffset + parsed.bodyLength)])
-        if h.compressed {
-            if scratch.count < h.bodyByteCount { scratch = [UInt8](repeating: 0, count: h.bodyByteCount) }
-            var failure: WireError?
-            scratch.withUnsafeMutableBytes { out in
-                do {
-                    let written = try decompressor.decompress(
-                        body, into: UnsafeMutableRawBufferPointer(rebasing: out[..<h.bodyByteCount]))
-                    if written != h.bodyByteCount {
-                        failure = WireError(
-                            .lengthMismatch, "body decompressed to \(written) bytes, header says \(h.bodyByteCount)")
-                    }
-                } catch {
-                    failure = WireError(.decompression, "\(error)")
-                }
-            }
-            if let failure { throw failure }
-            var result: Result<UpdateHeader, WireError>?
-            scratch.withUnsafeBytes { plain in
-                result = Result { () throws(WireError) -> UpdateHeader in
-                    try walk(UnsafeRawBufferPointer(rebasing: plain[..<h.bodyByteCount]), h, begin, index, value)
-                }
-            }
-            return try result!.get()
+        if indexScratch.count < h.k {
+            indexScratch = [Int32](repeating: 0, count: h.k)
+            valueScratch = [Float](repeating: 0, count: h.k)
         }
-        return try walk(body, h, begin, index, value)
+        let body = UnsafeRawBufferPointer(rebasing: bytes[parsed.bodyOffset..<(parsed.bodyOffset + parsed.bodyLength)])
+        if !h.compressed { return try decodeBody(body, h) }
+        if scratch.count < h.bodyByteCount { scratch = [UInt8](repeating: 0, count: h.bodyByteCount) }
+        var failure: WireError?
+        scratch.withUnsafeMutableBytes { out in
+            do {
+                let written = try decompressor.decompress(
+                    body, into: UnsafeMutableRawBufferPointer(rebasing: out[..<h.bodyByteCount]))
+                if written != h.bodyByteCount {
+                    failure = WireError(
+                        .lengthMismatch, "body decompressed to \(written) bytes, header says \(h.bodyByteCount)")
+                }
+            } catch {
+                failure = WireError(.decompression, "\(error)")
+            }
+        }
+        if let failure { throw failure }
+        var plain = scratch
+        scratch = []
+        defer { scratch = plain }
+        var result: Result<UpdateHeader, WireError>?
+        plain.withUnsafeBytes { bytes in
+            result = Result { () throws(WireError) -> UpdateHeader in
+                try decodeBody(UnsafeRawBufferPointer(rebasing: bytes[..<h.bodyByteCount]), h)
+            }
+        }
+        return try result!.get()
     }
 
-    func walk(
-        _ body: UnsafeRawBufferPointer, _ h: UpdateHeader, _ begin: (Int) -> Void, _ index: (Int, Int) -> Void,
-        _ value: (Int, Float) -> Void
-    ) throws(WireError) -> UpdateHeader {
+    mutating func decodeBody(_ body: UnsafeRawBufferPointer, _ h: UpdateHeader) throws(WireError) -> UpdateHeader {
         var r = ByteReader(body)
-        begin(h.k)
-        try IndexCodec.read(&r, as: h.indexEncoding, k: h.k, dimension: h.dimension, index)
-        // Check all values before handing any out, so a bad value leaves accumulators untouched.
-        var check = r
-        try ValueCodec.read(&check, as: h.valueEncoding, k: h.k) { _, _ in }
-        try check.expectEnd("update body")
-        try ValueCodec.read(&r, as: h.valueEncoding, k: h.k, value)
+        var indices = indexScratch
+        var values = valueScratch
+        indexScratch = []
+        valueScratch = []
+        defer {
+            indexScratch = indices
+            valueScratch = values
+        }
+        try indices.withUnsafeMutableBufferPointer { (out: inout UnsafeMutableBufferPointer<Int32>) throws(WireError) in
+            let base = out.baseAddress!
+            try IndexCodec.read(&r, as: h.indexEncoding, k: h.k, dimension: h.dimension) { position, index in
+                base[position] = Int32(truncatingIfNeeded: index)
+            }
+        }
+        try values.withUnsafeMutableBufferPointer { (out: inout UnsafeMutableBufferPointer<Float>) throws(WireError) in
+            let base = out.baseAddress!
+            try ValueCodec.read(&r, as: h.valueEncoding, k: h.k) { position, value in base[position] = value }
+        }
+        try r.expectEnd("update body")
         return h
     }
 }

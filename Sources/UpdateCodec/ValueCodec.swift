@@ -98,20 +98,20 @@ enum ValueCodec {
             let blocks = (k + block - 1) / block
             let scaleBytes = try r.readBytes(4 * blocks, "int8 scales")
             let codes = try r.readBytes(k, "int8 codes")
-            var scale: Float = 0
-            for i in 0..<k {
-                if i % block == 0 {
-                    scale = Float(
-                        bitPattern: UInt32(
-                            littleEndian: scaleBytes.loadUnaligned(
-                                fromByteOffset: 4 * (i / block), as: UInt32.self)))
-                    guard scale.isFinite, scale > 0 else {
-                        throw WireError(.nonFinite, "int8 block scale \(scale) must be finite and positive")
-                    }
+            for blockIndex in 0..<blocks {
+                let scale = Float(
+                    bitPattern: UInt32(
+                        littleEndian: scaleBytes.loadUnaligned(
+                            fromByteOffset: 4 * blockIndex, as: UInt32.self)))
+                guard scale.isFinite, scale > 0 else {
+                    throw WireError(.nonFinite, "int8 block scale \(scale) must be finite and positive")
                 }
-                let code = Int8(bitPattern: codes[i])
-                guard code != -128 else { throw WireError(.valueOutOfRange, "int8 code -128 is not used") }
-                visit(i, Float(code) * scale)
+                let start = blockIndex * block
+                for i in start..<Swift.min(k, start + block) {
+                    let code = Int8(bitPattern: codes[i])
+                    guard code != -128 else { throw WireError(.valueOutOfRange, "int8 code -128 is not used") }
+                    visit(i, Float(code) * scale)
+                }
             }
         case .ternary:
             let magnitude = try r.readFloat("ternary magnitude")

@@ -140,3 +140,34 @@ import UpdateCodec
         #expect(SparsityTarget.count(5_000).k(dimension: 1_000) == 1_000)
     }
 }
+
+@Suite struct ModelDeltaTests {
+    @Test("devices applying every sparse model delta hold exactly the published full model, and track the true one")
+    func downlink() throws {
+        var random = Random(seed: 21)
+        let n = 20_000
+        var truth = random.vector(n)
+        var stream = ModelDeltaStream(initial: truth)
+        var device = truth
+        var encoder = try UpdateEncoder()
+        var decoder = try UpdateDecoder()
+        for round in 1...30 {
+            for i in 0..<n { truth[i] += 0.01 * random.float() }
+            let bytes = try stream.next(
+                model: truth, task: "t", round: UInt32(round), k: n / 20, encoding: .int8,
+                encoder: &encoder)
+            let delta = try bytes.withUnsafeBytes { try decoder.decode($0, expectedTask: "t", expectedDimension: n) }
+            #expect(delta.header.type == .sparseModelDelta)
+            try delta.apply(to: &device)
+            #expect(device == stream.deviceModel)
+        }
+        let error = zip(device, truth).map { abs($0 - $1) }.max() ?? 0
+        #expect(error < 0.05)
+        // A device that missed a delta is told so, and takes the full model.
+        var stale = device
+        stale[0] += 1
+        let next = try stream.next(model: truth, task: "t", round: 31, k: 100, encoding: .int8, encoder: &encoder)
+        let decoded = try next.withUnsafeBytes { try decoder.decode($0) }
+        #expect(throws: DecodedUpdate.ApplyError.self) { try decoded.apply(to: &stale) }
+    }
+}

@@ -20,6 +20,8 @@ let package = Package(
         .library(name: "SensorFrames", targets: ["SensorFrames"]),
         .library(name: "OnlineLearning", targets: ["OnlineLearning"]),
         .library(name: "UpdateCodec", targets: ["UpdateCodec"]),
+        .library(name: "Recording", targets: ["Recording"]),
+        .executable(name: "tributary-replay", targets: ["TributaryReplay"]),
         .executable(name: "tributary-bench", targets: ["TributaryBench"]),
         .executable(name: "tributary-sim", targets: ["TributarySim"]),
         .executable(name: "tributary", targets: ["TributaryCLI"]),
@@ -59,8 +61,18 @@ let package = Package(
         // MARK: Codecs
         .target(name: "SensorFrames", dependencies: ["StreamCore", "TributaryWire"], swiftSettings: strict),
         .target(name: "UpdateCodec", dependencies: ["Zstd", "TributaryWire"], swiftSettings: strict),
+        .target(name: "Recording", dependencies: ["Zstd", "TributaryWire"], swiftSettings: strict),
         .target(
             name: "Inspection", dependencies: ["SensorFrames", "StreamCore", "UpdateCodec", "TributaryWire"],
+            swiftSettings: strict),
+
+        .target(
+            name: "Replay",
+            dependencies: [
+                "Recording", "MQTT", "SensorFrames", "StreamCore", "SimulatorCore", "TributaryWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict),
 
         // MARK: Firmware simulator (Firmware-sim/)
@@ -86,6 +98,15 @@ let package = Package(
             path: "Firmware-sim/Sources/TributarySim", swiftSettings: strict),
 
         // MARK: Executables
+        .executableTarget(
+            name: "TributaryReplay",
+            dependencies: [
+                "Replay", "Recording", "Simulator", "SimulatorCore", "MQTT",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
         .executableTarget(
             name: "TributaryCLI",
             dependencies: [
@@ -129,6 +150,9 @@ let package = Package(
         .testTarget(
             name: "StreamCoreTests", dependencies: ["StreamCore", "TributaryWire", "TributaryTestSupport"],
             resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(
+            name: "RecordingTests", dependencies: ["Recording", "TributaryWire"], exclude: ["Fixtures"],
+            swiftSettings: strict),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "TributaryTestSupport"], swiftSettings: strict),
     ]
 )

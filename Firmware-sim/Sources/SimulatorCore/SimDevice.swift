@@ -68,6 +68,10 @@ public struct SimDevice: Sendable {
     public var channels: Int { frame.count }
     /// Channel names on the wire.
     public var channelNames: [String] { model.channelNames + (labels ? ["label"] : []) }
+    /// Units of the channels on the wire (empty for the label channel).
+    public var channelUnits: [String] { model.units + (labels ? [""] : []) }
+    /// Names of the sensor model's states (the label channel's values are indices into it).
+    public var labelNames: [String] { model.labelNames }
     /// Seconds one batch covers.
     public var batchDuration: Double { Double(batchFrames) / rate }
 

@@ -153,6 +153,13 @@ let package = Package(
         .testTarget(
             name: "RecordingTests", dependencies: ["Recording", "TributaryWire"], exclude: ["Fixtures"],
             swiftSettings: strict),
+        .testTarget(
+            name: "ReplayTests",
+            dependencies: [
+                "Replay", "Recording", "SensorFrames", "SimulatorCore", "MQTT", "TributaryTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "TributaryTestSupport"], swiftSettings: strict),
     ]
 )

@@ -94,6 +94,19 @@ public final class MQTTClient: Sendable {
         core.startNetworkThread(failFast: false)
     }
 
+    /// Waits until every publication handed to the client has completed (acknowledged for QoS 1/2, written for
+    /// QoS 0), or `timeout` passed; returns whether everything completed. Call it before ``disconnect()`` when
+    /// what was published must reach the broker.
+    @discardableResult
+    public func drain(timeout: Duration = .seconds(30)) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while core.window.inFlight > 0 {
+            if ContinuousClock.now >= deadline || Task.isCancelled { return false }
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+        return true
+    }
+
     /// Sends DISCONNECT (so the broker does not publish the will), stops reconnecting and waits for the network
     /// thread to finish. Publications still in flight are failed with ``MQTTError/Code/shutdown``.
     public func disconnect() async {

@@ -102,7 +102,9 @@ public struct RecordingStream: Sendable, Hashable {
         channelNames = names
         self.units = units
         sampleRate = try r.readDouble("sample rate")
-        guard sampleRate.isFinite, sampleRate >= 0 else { throw WireError(.valueOutOfRange, "sample rate \(sampleRate)") }
+        guard sampleRate.isFinite, sampleRate >= 0 else {
+            throw WireError(.valueOutOfRange, "sample rate \(sampleRate)")
+        }
         switch try r.read(UInt8.self, "sample mode") {
         case 0:
             mode = .float32

@@ -27,7 +27,9 @@ public final class RecordingReader {
         }
         let size = file.size
         let start = try file.read(at: 0, count: 12)
-        guard start.count == 12 else { throw RecordingError(.notARecording, "file is too short to be a recording", path: path) }
+        guard start.count == 12 else {
+            throw RecordingError(.notARecording, "file is too short to be a recording", path: path)
+        }
         let parsed = start.withUnsafeBytes { bytes -> (UInt8, Int)? in
             var r = ByteReader(bytes)
             guard (try? r.read(UInt32.self)) == RecordingFormat.magic, let version = try? r.read(UInt8.self),
@@ -86,12 +88,14 @@ public final class RecordingReader {
             switch decoded {
             case .success(let stream):
                 guard stream.id == chunk.stream, !streams.contains(where: { $0.id == stream.id }) else {
-                    throw RecordingError(.corrupt, "stream chunk at \(chunk.offset) repeats stream id \(stream.id)",
-                                         path: path)
+                    throw RecordingError(
+                        .corrupt, "stream chunk at \(chunk.offset) repeats stream id \(stream.id)",
+                        path: path)
                 }
                 streams.append(stream)
             case .failure(let error):
-                throw RecordingError(.corrupt, "stream chunk at \(chunk.offset) does not decode", path: path, wire: error)
+                throw RecordingError(
+                    .corrupt, "stream chunk at \(chunk.offset) does not decode", path: path, wire: error)
             }
         }
     }
@@ -121,8 +125,10 @@ public final class RecordingReader {
                     let first = try? r.read(Int64.self), let last = try? r.read(Int64.self),
                     let n = try? r.read(UInt32.self), Int(offset) < size
                 else { return nil }
-                chunks.append(ChunkInfo(offset: Int(offset), kind: kind, stream: stream, first: first, last: last,
-                                        count: Int(n)))
+                chunks.append(
+                    ChunkInfo(
+                        offset: Int(offset), kind: kind, stream: stream, first: first, last: last,
+                        count: Int(n)))
             }
             return (chunks, ())
         }
@@ -130,7 +136,9 @@ public final class RecordingReader {
 
     /// Walks chunk headers from the start, keeping every chunk whose header and payload check out, and stopping
     /// at the first that does not (a chunk cut short by a crash).
-    static func scan(_ file: RawFile, size: Int, dataStart: Int) throws(RecordingError) -> (chunks: [ChunkInfo], end: Int) {
+    static func scan(_ file: RawFile, size: Int, dataStart: Int) throws(RecordingError) -> (
+        chunks: [ChunkInfo], end: Int
+    ) {
         var offset = dataStart
         var chunks: [ChunkInfo] = []
         while offset + RecordingFormat.chunkHeaderSize <= size {
@@ -160,8 +168,10 @@ public final class RecordingReader {
                 let count = try? r.read(UInt32.self), let compressed = try? r.read(UInt32.self),
                 (try? r.read(UInt32.self)) != nil, let crc = try? r.read(UInt32.self)
             else { return nil }
-            return (ChunkInfo(offset: offset, kind: kind, stream: stream, first: first, last: last, count: Int(count)),
-                    Int(compressed), crc)
+            return (
+                ChunkInfo(offset: offset, kind: kind, stream: stream, first: first, last: last, count: Int(count)),
+                Int(compressed), crc
+            )
         }
     }
 
@@ -179,7 +189,9 @@ public final class RecordingReader {
         guard let (_, compressedLength, crc) = Self.parseChunkHeader(header, offset: chunk.offset) else {
             throw RecordingError(.corrupt, "chunk at \(chunk.offset) has a damaged header", path: path)
         }
-        let raw = header.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 32, as: UInt32.self))) }
+        let raw = header.withUnsafeBytes {
+            Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 32, as: UInt32.self)))
+        }
         let compressed = try file.read(at: chunk.offset + RecordingFormat.chunkHeaderSize, count: compressedLength)
         guard compressed.count == compressedLength, CRC32C.checksum(compressed) == crc else {
             throw RecordingError(.corrupt, "chunk at \(chunk.offset) fails its checksum", path: path)
@@ -187,7 +199,9 @@ public final class RecordingReader {
         do {
             let out = try decompressor.decompress(compressed)
             guard out.count == raw else {
-                throw RecordingError(.corrupt, "chunk at \(chunk.offset) decompressed to \(out.count) bytes, expected \(raw)", path: path)
+                throw RecordingError(
+                    .corrupt, "chunk at \(chunk.offset) decompressed to \(out.count) bytes, expected \(raw)", path: path
+                )
             }
             return out
         } catch let error as RecordingError {
@@ -255,7 +269,8 @@ public final class RecordingReader {
             switch decoded {
             case .success(let more): events += more
             case .failure(let error):
-                throw RecordingError(.corrupt, "label chunk at \(chunk.offset) does not decode", path: path, wire: error)
+                throw RecordingError(
+                    .corrupt, "label chunk at \(chunk.offset) does not decode", path: path, wire: error)
             }
         }
         return events

@@ -99,8 +99,10 @@ public final class RecordingWriter {
     {
         let stream = try stream(id)
         guard values.count == timestamps.count * stream.channels else {
-            throw RecordingError(.invalidArgument, "\(values.count) values for \(timestamps.count) frames of \(stream.channels) channels",
-                                 path: file.path)
+            throw RecordingError(
+                .invalidArgument,
+                "\(values.count) values for \(timestamps.count) frames of \(stream.channels) channels",
+                path: file.path)
         }
         var buffer = pending[id] ?? ([], [])
         buffer.timestamps += timestamps
@@ -129,8 +131,9 @@ public final class RecordingWriter {
                 pending[stream.id] = ([], [])
             }
             if let labels = pendingLabels[stream.id], !labels.isEmpty {
-                try writeChunk(.labels, stream: stream.id, first: labels.map(\.start).min()!,
-                               last: labels.map(\.end).max()!, count: labels.count, payload: ChunkCodec.encodeLabels(labels))
+                try writeChunk(
+                    .labels, stream: stream.id, first: labels.map(\.start).min()!,
+                    last: labels.map(\.end).max()!, count: labels.count, payload: ChunkCodec.encodeLabels(labels))
                 pendingLabels[stream.id] = []
             }
         }
@@ -164,14 +167,16 @@ public final class RecordingWriter {
 
     func writeFrames(_ stream: RecordingStream, _ timestamps: [Int64], _ values: [Float]) throws(RecordingError) {
         let payload = ChunkCodec.encodeFrames(timestamps: timestamps, values: values, stream: stream)
-        try writeChunk(.frames, stream: stream.id, first: timestamps.first!, last: timestamps.last!,
-                       count: timestamps.count, payload: payload)
+        try writeChunk(
+            .frames, stream: stream.id, first: timestamps.first!, last: timestamps.last!,
+            count: timestamps.count, payload: payload)
         framesWritten += timestamps.count
     }
 
-    func writeChunk(_ kind: RecordingFormat.ChunkKind, stream: UInt16, first: Int64, last: Int64, count: Int,
-                    payload: [UInt8]) throws(RecordingError)
-    {
+    func writeChunk(
+        _ kind: RecordingFormat.ChunkKind, stream: UInt16, first: Int64, last: Int64, count: Int,
+        payload: [UInt8]
+    ) throws(RecordingError) {
         guard !closed else { throw RecordingError(.invalidArgument, "the recording is closed", path: file.path) }
         let compressed: [UInt8]
         do { compressed = try compressor.compress(payload) } catch {
@@ -190,7 +195,8 @@ public final class RecordingWriter {
         header.write(CRC32C.checksum(compressed))
         header.appendChecksum()
         header.write(bytes: compressed)
-        index.append(ChunkInfo(offset: bytesWritten, kind: kind, stream: stream, first: first, last: last, count: count))
+        index.append(
+            ChunkInfo(offset: bytesWritten, kind: kind, stream: stream, first: first, last: last, count: count))
         try file.write(header.bytes)
         bytesWritten += header.count
         chunkCount += 1

@@ -79,7 +79,9 @@ public struct CSVExport {
         let events: [LabelEvent]
         do { events = try recording.labels(stream: stream.id) } catch { throw ReplayError(error) }
         for event in events where event.end >= from && event.start <= to {
-            let name = stream.labelNames.indices.contains(Int(event.label)) ? stream.labelNames[Int(event.label)]
+            let name =
+                stream.labelNames.indices.contains(Int(event.label))
+                ? stream.labelNames[Int(event.label)]
                 : String(event.label)
             text += "\(CSVLayout.seconds(event.start)),\(CSVLayout.seconds(event.end)),\(name)\n"
         }

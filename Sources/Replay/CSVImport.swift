@@ -57,7 +57,8 @@ public struct CSVImport {
         let source = try CSVSource(path: csvPath)
         let header = try readHeader(source)
         let baseName = csvPath == "-" ? "stdin" : String(csvPath.split(separator: "/").last ?? "csv")
-        let device = self.device ?? header.metadata["device"]
+        let device =
+            self.device ?? header.metadata["device"]
             ?? String(baseName.split(separator: ".").first ?? Substring(baseName))
         let streamName = self.stream ?? header.metadata["stream"] ?? "stream"
         var rate = self.rate ?? 0
@@ -68,11 +69,14 @@ public struct CSVImport {
             rate = parsed
         }
         if header.timeColumn == nil && rate <= 0 {
-            throw ReplayError(.invalidInput, "\(csvPath): no time column (time or time_ns); give the sample rate (--rate or '# rate:')")
+            throw ReplayError(
+                .invalidInput,
+                "\(csvPath): no time column (time or time_ns); give the sample rate (--rate or '# rate:')")
         }
 
         // A first pass when the stream header needs to know the whole file: label names, automatic scales.
-        var labelNames = header.metadata["label_names"].map { $0.split(separator: ",").map { String($0.trimmingSpaces) } } ?? []
+        var labelNames =
+            header.metadata["label_names"].map { $0.split(separator: ",").map { String($0.trimmingSpaces) } } ?? []
         var maxMagnitude = [Float](repeating: 0, count: header.channelColumns.count)
         if header.labelColumn != nil || storage == .int16Automatic {
             var known = Set(labelNames)
@@ -100,7 +104,8 @@ public struct CSVImport {
             guard scales.count == header.channelColumns.count || scales.count == 1 else {
                 throw ReplayError(.usage, "\(scales.count) int16 scales for \(header.channelColumns.count) channels")
             }
-            let perChannel = scales.count == 1 ? Array(repeating: scales[0], count: header.channelColumns.count) : scales
+            let perChannel =
+                scales.count == 1 ? Array(repeating: scales[0], count: header.channelColumns.count) : scales
             mode = .int16(scales: perChannel + (header.labelColumn != nil ? [1] : []))
         case .int16Automatic:
             let scales = maxMagnitude.map { $0 > 0 ? $0 / 32_767 : 1 }
@@ -176,7 +181,8 @@ public struct CSVImport {
                     header.labelColumn = i
                 default:
                     guard !name.isEmpty else {
-                        throw ReplayError(.invalidInput, "\(source.path):\(source.lineNumber): column \(i + 1) has no name")
+                        throw ReplayError(
+                            .invalidInput, "\(source.path):\(source.lineNumber): column \(i + 1) has no name")
                     }
                     header.channelColumns.append(i)
                     header.names.append(name)
@@ -184,7 +190,9 @@ public struct CSVImport {
                 }
             }
             guard !header.channelColumns.isEmpty, header.channelColumns.count < 1_024 else {
-                throw ReplayError(.invalidInput, "\(source.path): the header names \(header.channelColumns.count) value columns (1…1023)")
+                throw ReplayError(
+                    .invalidInput,
+                    "\(source.path): the header names \(header.channelColumns.count) value columns (1…1023)")
             }
             return header
         }
@@ -217,7 +225,8 @@ public struct CSVImport {
             }
             for (c, column) in header.channelColumns.enumerated() {
                 guard let v = CSVLayout.value(cells[column]) else {
-                    throw ReplayError(.invalidInput, "\(at): '\(cells[column])' in column \(header.names[c]) is not a number")
+                    throw ReplayError(
+                        .invalidInput, "\(at): '\(cells[column])' in column \(header.names[c]) is not a number")
                 }
                 row[c] = v
             }

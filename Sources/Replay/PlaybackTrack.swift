@@ -30,9 +30,10 @@ final class PlaybackTrack {
     /// Channels per published frame.
     var channels: Int { stream.channels + (labelEvents == nil ? 0 : 1) }
 
-    init(recording: RecordingReader, stream: RecordingStream, device: String, topic: String, loops: Int?,
-         labelEventsAsChannel: Bool) throws(ReplayError)
-    {
+    init(
+        recording: RecordingReader, stream: RecordingStream, device: String, topic: String, loops: Int?,
+        labelEventsAsChannel: Bool
+    ) throws(ReplayError) {
         self.recording = recording
         self.stream = stream
         self.device = device
@@ -44,7 +45,9 @@ final class PlaybackTrack {
         }
         first = range.lowerBound
         let frames = recording.frameCount(stream: stream.id)
-        let period = stream.sampleRate > 0 ? Int64((1e9 / stream.sampleRate).rounded())
+        let period =
+            stream.sampleRate > 0
+            ? Int64((1e9 / stream.sampleRate).rounded())
             : frames > 1 ? (range.upperBound - range.lowerBound) / Int64(frames - 1) : 1
         span = range.upperBound - range.lowerBound + Swift.max(period, 1)
         if labelEventsAsChannel {

@@ -89,14 +89,18 @@ public final class Player {
             }
             for stream in streams {
                 var device = assignment.device ?? stream.device
-                device = device.replacingAll("{device}", with: stream.device).replacingAll("{stream}", with: stream.name)
+                device = device.replacingAll("{device}", with: stream.device).replacingAll(
+                    "{stream}", with: stream.name)
                 let topic = "\(options.prefix)/dev/\(device)/sensor/\(stream.name)"
-                tracks.append(try PlaybackTrack(
-                    recording: recording, stream: stream, device: device, topic: topic, loops: options.loops,
-                    labelEventsAsChannel: options.labelEventsAsChannel))
+                tracks.append(
+                    try PlaybackTrack(
+                        recording: recording, stream: stream, device: device, topic: topic, loops: options.loops,
+                        labelEventsAsChannel: options.labelEventsAsChannel))
             }
         }
-        guard !tracks.isEmpty else { throw ReplayError(.invalidInput, "nothing to play: the recordings hold no frames") }
+        guard !tracks.isEmpty else {
+            throw ReplayError(.invalidInput, "nothing to play: the recordings hold no frames")
+        }
         self.tracks = tracks
         batchFrames = tracks.map { track in
             let automatic = track.stream.sampleRate > 0 ? Int((track.stream.sampleRate / 10).rounded()) : 100
@@ -171,6 +175,10 @@ public final class Player {
             } else {
                 Self.pop(&heap)
             }
+        }
+        // Everything handed to the client reaches the broker before the caller disconnects.
+        if !(await client.drain(timeout: .seconds(60))) {
+            throw ReplayError(.broker, "\(client.inFlight) messages were still unacknowledged after 60 s")
         }
         progress(stats)
         return stats

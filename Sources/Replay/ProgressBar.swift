@@ -54,10 +54,12 @@ public final class ProgressBar: Sendable {
 
     /// Ends the bar with a final line.
     public func finish(_ done: Int) {
-        guard enabled, state.withLock({ s in
-            defer { s.finished = true }
-            return !s.finished
-        }) else { return }
+        guard enabled,
+            state.withLock({ s in
+                defer { s.finished = true }
+                return !s.finished
+            })
+        else { return }
         let now = ContinuousClock.now
         emit(interactive ? drawing(done, now: now) + "\n" : line(done, now: now) + "\n")
     }

@@ -162,7 +162,9 @@ public final class Recorder: Sendable {
             let writer = s.writers[file]!
             let stream = makeStream(id: writer.nextStreamID, key: key, header: header)
             try writer.addStream(stream)
-            logger.info("new stream \(key.device)/\(key.stream): \(header.channels) channels, \(stream.sampleRate) Hz, id \(stream.id) in \(file)")
+            logger.info(
+                "new stream \(key.device)/\(key.stream): \(header.channels) channels, \(stream.sampleRate) Hz, id \(stream.id) in \(file)"
+            )
             tracks.append(Track(file: file, streamID: stream.id, channels: header.channels, format: header.format))
             index = tracks.count - 1
             s.stats.streams += 1

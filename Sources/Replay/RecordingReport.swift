@@ -76,11 +76,12 @@ public struct RecordingReport: Sendable {
             do { events = try recording.labels(stream: stream.id) } catch { throw ReplayError(error) }
             var eventCounts: [UInt16: Int] = [:]
             for event in events { eventCounts[event.label, default: 0] += 1 }
-            streams.append(Stream(
-                stream: stream, frames: recording.frameCount(stream: stream.id), chunks: chunks.count,
-                timeRange: recording.timeRange(stream: stream.id), channels: stats, nonFinite: nonFinite,
-                labelChannelCounts: channelCounts,
-                labelEventCounts: eventCounts.sorted { $0.key < $1.key }.map { (name(Int($0.key)), $0.value) }))
+            streams.append(
+                Stream(
+                    stream: stream, frames: recording.frameCount(stream: stream.id), chunks: chunks.count,
+                    timeRange: recording.timeRange(stream: stream.id), channels: stats, nonFinite: nonFinite,
+                    labelChannelCounts: channelCounts,
+                    labelEventCounts: eventCounts.sorted { $0.key < $1.key }.map { (name(Int($0.key)), $0.value) }))
         }
         self.streams = streams
     }
@@ -99,7 +100,8 @@ public struct RecordingReport: Sendable {
             if st.sampleRate > 0 { out += " at \(Self.fixed(st.sampleRate, 3)) Hz nominal" }
             out += "\n"
             if let range = s.timeRange {
-                out += "  time        \(CSVLayout.seconds(range.lowerBound)) … \(CSVLayout.seconds(range.upperBound)) s\n"
+                out +=
+                    "  time        \(CSVLayout.seconds(range.lowerBound)) … \(CSVLayout.seconds(range.upperBound)) s\n"
             }
             switch st.mode {
             case .float32: out += "  storage     float32 (lossless)\n"
@@ -121,11 +123,13 @@ public struct RecordingReport: Sendable {
                 out += Self.right(String(s.nonFinite[c]), 12) + "\n"
             }
             if !s.labelChannelCounts.isEmpty {
-                out += "  label channel: "
+                out +=
+                    "  label channel: "
                     + s.labelChannelCounts.map { "\($0.label) \($0.frames)" }.joined(separator: ", ") + "\n"
             }
             if !s.labelEventCounts.isEmpty {
-                out += "  label events: " + s.labelEventCounts.map { "\($0.label) \($0.events)" }.joined(separator: ", ")
+                out +=
+                    "  label events: " + s.labelEventCounts.map { "\($0.label) \($0.events)" }.joined(separator: ", ")
                     + "\n"
             }
         }
@@ -201,6 +205,10 @@ public struct RecordingReport: Sendable {
         return (v < 0 && scaled != 0 ? "-" : "") + String(whole) + (digits > 0 ? "." + fraction : "")
     }
 
-    static func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s : s + String(repeating: " ", count: width - s.count) }
-    static func right(_ s: String, _ width: Int) -> String { s.count >= width ? " " + s : String(repeating: " ", count: width - s.count) + s }
+    static func pad(_ s: String, _ width: Int) -> String {
+        s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
+    }
+    static func right(_ s: String, _ width: Int) -> String {
+        s.count >= width ? " " + s : String(repeating: " ", count: width - s.count) + s
+    }
 }

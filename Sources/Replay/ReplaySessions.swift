@@ -1,8 +1,8 @@
+import Glibc
 public import Logging
 public import MQTT
 public import ServiceLifecycle
 import Synchronization
-import Glibc
 
 /// How to reach the broker.
 public struct BrokerEndpoint: Sendable {

@@ -57,7 +57,9 @@ final class LineReader {
     func next() throws(ReplayError) -> String? {
         let n = getline(&buffer, &capacity, file)
         if n < 0 {
-            if ferror(file) != 0 { throw ReplayError(.file, "\(path): read failed: \(String(cString: strerror(errno)))") }
+            if ferror(file) != 0 {
+                throw ReplayError(.file, "\(path): read failed: \(String(cString: strerror(errno)))")
+            }
             return nil
         }
         lineNumber += 1

@@ -44,7 +44,9 @@ struct Convert: ParsableCommand {
         if toRecording {
             guard output.hasSuffix(".trec") else { throw ValidationError("CSV converts to a .trec file") }
         } else {
-            guard output == "-" || output.hasSuffix(".csv") else { throw ValidationError("a recording converts to .csv or -") }
+            guard output == "-" || output.hasSuffix(".csv") else {
+                throw ValidationError("a recording converts to .csv or -")
+            }
         }
         if let rate { guard rate > 0, rate.isFinite else { throw ValidationError("--rate must be positive") } }
         guard (1...19).contains(level) else { throw ValidationError("--level must be 1…19") }
@@ -64,7 +66,9 @@ struct Convert: ParsableCommand {
                 options.rate = rate
                 options.compressionLevel = level
                 if let int16 {
-                    options.storage = int16 == "auto" ? .int16Automatic
+                    options.storage =
+                        int16 == "auto"
+                        ? .int16Automatic
                         : .int16(scales: int16.split(separator: ",").map { Float($0)! })
                 }
                 var bar: ProgressBar?
@@ -76,7 +80,9 @@ struct Convert: ParsableCommand {
                 }
                 bar?.finish(lastDone)
                 let raw = result.frames * result.stream.channels * 4
-                print("\(output): \(result.frames) frames × \(result.stream.channels) channels, \(result.bytes) bytes (\(raw > 0 ? Int((Double(result.bytes) / Double(raw) * 100).rounded()) : 0) % of raw float32)")
+                print(
+                    "\(output): \(result.frames) frames × \(result.stream.channels) channels, \(result.bytes) bytes (\(raw > 0 ? Int((Double(result.bytes) / Double(raw) * 100).rounded()) : 0) % of raw float32)"
+                )
             } else {
                 let recording: RecordingReader
                 do { recording = try RecordingReader(path: input) } catch { throw ReplayError(error) }

@@ -19,7 +19,8 @@ struct Inspect: ParsableCommand {
             do { recording = try RecordingReader(path: file) } catch { throw ReplayError(error) }
             var info = stat()
             let size = stat(file, &info) == 0 ? Int(info.st_size) : 0
-            let bar = ProgressBar("inspect", total: recording.chunks.count, unit: "chunks", enabled: recording.chunks.count > 200)
+            let bar = ProgressBar(
+                "inspect", total: recording.chunks.count, unit: "chunks", enabled: recording.chunks.count > 200)
             let report = try RecordingReport(recording, bytes: size) { done, _ in bar.update(done) }
             bar.finish(recording.chunks.count)
             print(json ? report.json : report.text, terminator: json ? "\n" : "")

@@ -71,11 +71,14 @@ struct Play: AsyncParsableCommand {
         options.prefix = brokerOptions.prefix
         options.rebaseToNow = rebase
         options.labelEventsAsChannel = labelEvents
-        let assignments = devices.map { PlaybackAssignment.fleet(paths: files, count: $0, template: deviceID) }
+        let assignments =
+            devices.map { PlaybackAssignment.fleet(paths: files, count: $0, template: deviceID) }
             ?? files.map { PlaybackAssignment(path: $0) }
         let player: Player
         do { player = try Player(assignments, options: options) } catch { throw fail(error) }
-        logger.info("playing \(files.count) file(s) as \(Set(player.devices).count) device(s) \(fast ? "as fast as possible" : "at ×\(speed)")")
+        logger.info(
+            "playing \(files.count) file(s) as \(Set(player.devices).count) device(s) \(fast ? "as fast as possible" : "at ×\(speed)")"
+        )
         let bar = ProgressBar("play", total: player.totalFrames, unit: "frames")
         let session = PlaySession(
             player: player, broker: try brokerOptions.endpoint(), logger: logger,
@@ -88,7 +91,9 @@ struct Play: AsyncParsableCommand {
         switch session.result {
         case .success(let stats)?:
             bar.finish(stats.frames)
-            logger.info("published \(stats.frames) frames (\(stats.values) values) in \(stats.batches) messages, \(stats.bytes) bytes; worst lag \(stats.worstLag)")
+            logger.info(
+                "published \(stats.frames) frames (\(stats.values) values) in \(stats.batches) messages, \(stats.bytes) bytes; worst lag \(stats.worstLag)"
+            )
         case .failure(let error)?:
             throw fail(error)
         case nil:

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import Logging
 import Recording
 import Replay
@@ -51,9 +52,15 @@ struct Record: AsyncParsableCommand {
     var verbose = false
 
     func validate() throws {
-        guard (directory == nil) != (file == nil) else { throw ValidationError("give exactly one of --out DIR and --file PATH") }
-        if let duration, seconds(duration) == nil { throw ValidationError("--duration '\(duration)' is not a duration") }
-        guard let flush = seconds(flushInterval), flush > 0 else { throw ValidationError("--flush-interval must be positive") }
+        guard (directory == nil) != (file == nil) else {
+            throw ValidationError("give exactly one of --out DIR and --file PATH")
+        }
+        if let duration, seconds(duration) == nil {
+            throw ValidationError("--duration '\(duration)' is not a duration")
+        }
+        guard let flush = seconds(flushInterval), flush > 0 else {
+            throw ValidationError("--flush-interval must be positive")
+        }
         guard syncPolicy != nil else { throw ValidationError("--sync must be chunk, never or a positive number") }
         guard (1...1_000_000).contains(chunkFrames) else { throw ValidationError("--chunk-frames must be 1…1000000") }
     }
@@ -82,7 +89,8 @@ struct Record: AsyncParsableCommand {
                 throw fail(ReplayError(.file, "\(directory): not a directory"))
             }
         }
-        let recorder = Recorder(target: directory.map { .directory($0) } ?? .file(file!), options: options, logger: logger)
+        let recorder = Recorder(
+            target: directory.map { .directory($0) } ?? .file(file!), options: options, logger: logger)
         let limit = duration.flatMap(seconds)
         let bar = limit.map { ProgressBar("record", total: Int($0), unit: "s") }
         let session = RecordSession(
@@ -100,7 +108,9 @@ struct Record: AsyncParsableCommand {
         switch session.result {
         case .success(let stats)?:
             bar?.finish(limit.map(Int.init) ?? 0)
-            logger.info("recorded \(stats.frames) frames in \(stats.batches) batches of \(stats.streams) streams (rejected \(stats.rejected), duplicates \(stats.duplicates), late \(stats.late), missing \(stats.missing)) to \(recorder.files.joined(separator: ", "))")
+            logger.info(
+                "recorded \(stats.frames) frames in \(stats.batches) batches of \(stats.streams) streams (rejected \(stats.rejected), duplicates \(stats.duplicates), late \(stats.late), missing \(stats.missing)) to \(recorder.files.joined(separator: ", "))"
+            )
         case .failure(let error)?:
             throw fail(error)
         case nil:
@@ -108,5 +118,3 @@ struct Record: AsyncParsableCommand {
         }
     }
 }
-
-import Glibc

@@ -65,10 +65,14 @@ enum IndexCodec {
                     guard p < end else { throw WireError(.truncated, "index gap \(position) is cut short", offset: p) }
                     let byte = bytes[p]
                     p += 1
+                    // LEB128 of a u64: at most ten bytes, the tenth carrying only the top bit.
+                    if shift == 63 && byte > 1 {
+                        throw WireError(.malformed, "index gap overflows 64 bits", offset: p - 1)
+                    }
                     gap |= UInt64(byte & 0x7F) << shift
                     if byte < 0x80 { break }
                     shift += 7
-                    guard shift < 63 else { throw WireError(.malformed, "index gap longer than 9 bytes", offset: p) }
+                    if shift > 63 { throw WireError(.malformed, "index gap is longer than 10 bytes", offset: p - 1) }
                 }
                 guard gap < UInt64(dimension) else {
                     throw WireError(.indexOutOfRange, "index gap \(gap) beyond dimension \(dimension)", offset: p)

@@ -175,7 +175,7 @@ public struct UpdateDecoder: ~Copyable {
             }
         }
         if let failure { throw failure }
-        var plain = scratch
+        let plain = scratch
         scratch = []
         defer { scratch = plain }
         var result: Result<UpdateHeader, WireError>?

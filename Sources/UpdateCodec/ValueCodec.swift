@@ -103,8 +103,10 @@ enum ValueCodec {
                     bitPattern: UInt32(
                         littleEndian: scaleBytes.loadUnaligned(
                             fromByteOffset: 4 * blockIndex, as: UInt32.self)))
-                guard scale.isFinite, scale > 0 else {
-                    throw WireError(.nonFinite, "int8 block scale \(scale) must be finite and positive")
+                // The largest code times the scale must be finite too (every decoded value is finite).
+                guard scale.isFinite, scale > 0, (scale * 127).isFinite else {
+                    throw WireError(
+                        .nonFinite, "int8 block scale \(scale) must be finite and positive, and 127 × scale finite")
                 }
                 let start = blockIndex * block
                 for i in start..<Swift.min(k, start + block) {

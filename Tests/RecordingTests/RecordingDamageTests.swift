@@ -1,4 +1,7 @@
+import Glibc
 import Testing
+import TributaryWire
+
 @testable import Recording
 
 @Suite struct RecordingDamageTests {
@@ -38,7 +41,9 @@ import Testing
 
     @Test("bad files give typed errors that say what is wrong")
     func badFiles() throws {
-        #expect { try RecordingReader(path: "/nonexistent/x.trec") } throws: { ($0 as? RecordingError)?.kind == .cannotOpen }
+        #expect { try RecordingReader(path: "/nonexistent/x.trec") } throws: {
+            ($0 as? RecordingError)?.kind == .cannotOpen
+        }
 
         let notRecording = temporaryPath("text.trec")
         let fd = Glibc.open(notRecording, O_WRONLY | O_CREAT, 0o644)
@@ -101,7 +106,8 @@ import Testing
     @Test("decoders refuse counts the payload cannot hold, before allocating for them")
     func forgedCounts() throws {
         let stream = RecordingRoundTripTests.imu()
-        let payload = ChunkCodec.encodeFrames(timestamps: [1, 2, 3], values: [Float](repeating: 1, count: 18), stream: stream)
+        let payload = ChunkCodec.encodeFrames(
+            timestamps: [1, 2, 3], values: [Float](repeating: 1, count: 18), stream: stream)
         let result = payload.withUnsafeBytes { bytes in
             Result { () throws(WireError) in try ChunkCodec.decodeFrames(bytes, count: 4_000_000_000, stream: stream) }
         }
@@ -116,6 +122,3 @@ import Testing
         #expect((try? decoded.get())?.timestamps == [1, 2, 3])
     }
 }
-
-import Glibc
-import TributaryWire

@@ -1,8 +1,10 @@
 import Testing
+
 @testable import Recording
 
 @Suite struct RecordingRoundTripTests {
-    static func imu(id: UInt16 = 0, device: String = "watch-1", mode: RecordingSampleMode = .float32) -> RecordingStream {
+    static func imu(id: UInt16 = 0, device: String = "watch-1", mode: RecordingSampleMode = .float32) -> RecordingStream
+    {
         RecordingStream(
             id: id, device: device, name: "imu", channelNames: ["ax", "ay", "az", "gx", "gy", "gz"],
             units: ["m/s2", "m/s2", "m/s2", "rad/s", "rad/s", "rad/s"], sampleRate: 50, mode: mode,
@@ -19,8 +21,9 @@ import Testing
         // Appended in uneven pieces, as a recorder receives batches.
         var start = 0
         for piece in [1, 99, 250, 7, 877] {
-            try append(writer, stream: 0, Array(timestamps[start..<(start + piece)]),
-                       Array(values[(start * 6)..<((start + piece) * 6)]))
+            try append(
+                writer, stream: 0, Array(timestamps[start..<(start + piece)]),
+                Array(values[(start * 6)..<((start + piece) * 6)]))
             start += piece
         }
         var rng = TestRandom(2)
@@ -28,8 +31,10 @@ import Testing
         for _ in 1..<321 { irregular.append(irregular.last! + Int64(rng.next() % 3_000_000)) }  // repeats allowed
         let temps = sampleValues(frames: 321, channels: 1, seed: 3, awkward: false)
         try append(writer, stream: 9, irregular, temps)
-        let events = [LabelEvent(start: timestamps[0], end: timestamps[500], label: 0),
-                      LabelEvent(start: timestamps[500], end: timestamps[1_233] + 1, label: 1)]
+        let events = [
+            LabelEvent(start: timestamps[0], end: timestamps[500], label: 0),
+            LabelEvent(start: timestamps[500], end: timestamps[1_233] + 1, label: 1),
+        ]
         for event in events { try writer.append(label: event, stream: 0) }
         try writer.close()
 

@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+
 @testable import Recording
 
 /// A deterministic generator for test data.
@@ -60,14 +61,18 @@ func sampleValues(frames: Int, channels: Int, seed: UInt64, awkward: Bool) -> [F
             switch c % 3 {
             case 0: values.append(Float(sin(Double(i) * 0.05 + Double(c))) * 9.81 + Float(rng.unit() - 0.5) * 0.01)
             case 1: values.append(Float((Double(Int(rng.next() % 2_000)) - 1_000) / 100))  // two decimals
-            default: values.append(Float(bitPattern: UInt32(truncatingIfNeeded: rng.next())).isFinite
-                ? Float(bitPattern: UInt32(truncatingIfNeeded: rng.next()) & 0xBFFF_FFFF) : 0)
+            default:
+                values.append(
+                    Float(bitPattern: UInt32(truncatingIfNeeded: rng.next())).isFinite
+                        ? Float(bitPattern: UInt32(truncatingIfNeeded: rng.next()) & 0xBFFF_FFFF) : 0)
             }
         }
     }
     if awkward && values.count >= 8 {
-        for (i, v) in [Float.nan, -0.0, .infinity, -.infinity, .leastNonzeroMagnitude, -.greatestFiniteMagnitude,
-                       Float(bitPattern: 0x7FC0_1234), 1e-30].enumerated() {
+        for (i, v) in [
+            Float.nan, -0.0, .infinity, -.infinity, .leastNonzeroMagnitude, -.greatestFiniteMagnitude,
+            Float(bitPattern: 0x7FC0_1234), 1e-30,
+        ].enumerated() {
             values[i * (values.count / 8)] = v
         }
     }
@@ -83,7 +88,8 @@ func expectSameBits(_ a: [Float], _ b: [Float], sourceLocation: SourceLocation =
         return
     }
     if let i = a.indices.first(where: { a[$0].bitPattern != b[$0].bitPattern }) {
-        Issue.record("value \(i) is \(a[i]) (bits \(a[i].bitPattern)), expected \(b[i]) (bits \(b[i].bitPattern))",
-                     sourceLocation: sourceLocation)
+        Issue.record(
+            "value \(i) is \(a[i]) (bits \(a[i].bitPattern)), expected \(b[i]) (bits \(b[i].bitPattern))",
+            sourceLocation: sourceLocation)
     }
 }

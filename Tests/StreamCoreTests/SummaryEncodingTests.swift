@@ -93,3 +93,36 @@ import TributaryWire
         #expect(error?.code == .mismatch)
     }
 }
+
+/// Inputs the fuzzers (tools/fuzz) found, kept as regression tests (also in tools/fuzz/crashes/).
+@Suite struct SummaryFuzzRegressionTests {
+    @Test("a summary claiming more than 2^53 samples is refused, so merging accepted summaries cannot overflow")
+    func hugeCount() {
+        let hex =
+            "5453554d01010100000000000000971700000020fe9c9717320000000047e17a7c26c22340c782402afb9b96d2f69640ae"
+            + "47e13dec519e416ff91b59a0e6b340cffb2fbfad6b214032000000000000005a9459c4"
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while index < hex.endIndex {
+            let next = hex.index(index, offsetBy: 2)
+            bytes.append(UInt8(hex[index..<next], radix: 16)!)
+            index = next
+        }
+        #expect(throws: WireError.self) { try bytes.withUnsafeBytes { try StreamSummary.decode(binary: $0) } }
+        do {
+            _ = try bytes.withUnsafeBytes { try StreamSummary.decode(binary: $0) }
+        } catch let error as WireError {
+            #expect(error.code == .valueOutOfRange)
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test("merging statistics with enormous counts saturates instead of trapping")
+    func saturatingMerge() {
+        var a = ChannelStats(count: Int.max - 5, mean: 1, m2: 0, min: 1, max: 1, sumOfSquares: 1)
+        a.merge(ChannelStats(count: 100, mean: 3, m2: 0, min: 3, max: 3, sumOfSquares: 9))
+        #expect(a.count == Int.max)
+        #expect(a.mean.isFinite && a.max == 3)
+    }
+}

@@ -385,7 +385,7 @@ _UPDATE_MINIMUM = 4 + 5 + 2 + 4 + 1 + 4 + 4 + 4 + 8 + 4 + 4 + 4
 
 class UpdateMessage(dict):
     """A decoded update or model: a dict of header fields plus ``indices`` (uint32, k) and ``values``
-    (float32, k). ``dense()`` expands it to a float32 vector of the message's dimension."""
+    (float32, k). ``dense()`` expands it to a float32 vector of the message's dimension (see ``dense``)."""
 
     kind = "update"
 
@@ -394,19 +394,22 @@ class UpdateMessage(dict):
 
 
 def dense(message: dict, base: Any = None) -> np.ndarray:
-    """Expands a decoded update or model to a dense float32 vector of its dimension: zeros (or a copy of
-    ``base``, for applying a sparse model delta to its base model) with the carried values written in."""
+    """Expands a decoded update or model to a dense float32 vector of its dimension: zeros with the carried values
+    written in. With ``base`` (parameters of the message's dimension), an update or a sparse model delta is added
+    to a copy of it instead (what the aggregator's scatter-add and a device applying a model delta do)."""
     n = int(message["dimension"])
+    indices = np.asarray(message["indices"], dtype=np.int64)
+    values = np.asarray(message["values"], dtype=np.float32)
     if base is None:
         out = np.zeros(n, dtype=np.float32)
-    else:
-        out = np.array(base, dtype=np.float32, copy=True).reshape(-1)
-        if out.size != n:
-            raise ValueError(f"base has {out.size} parameters, the message's dimension is {n}")
-        if message.get("type") == "sparseModelDelta":
-            out[np.asarray(message["indices"], dtype=np.int64)] += message["values"]
-            return out
-    out[np.asarray(message["indices"], dtype=np.int64)] = message["values"]
+        out[indices] = values
+        return out
+    if message.get("type") == "denseModel":
+        raise ValueError("a dense model replaces its base: call dense(message) without one")
+    out = np.array(base, dtype=np.float32, copy=True).reshape(-1)
+    if out.size != n:
+        raise ValueError(f"base has {out.size} parameters, the message's dimension is {n}")
+    out[indices] += values
     return out
 
 

@@ -70,11 +70,13 @@ public struct ChannelStats: Sendable, Hashable {
             self = other
             return
         }
-        let n = Double(count + other.count)
+        // Saturating: counts that large (above 2^62) are beyond any real stream; they must not trap.
+        let (total, overflow) = count.addingReportingOverflow(other.count)
+        let n = Double(count) + Double(other.count)
         let delta = other.mean - mean
         mean += delta * (Double(other.count) / n)
         m2 += other.m2 + delta * delta * (Double(count) * Double(other.count) / n)
-        count += other.count
+        count = overflow ? .max : total
         min = Swift.min(min, other.min)
         max = Swift.max(max, other.max)
         sumOfSquares += other.sumOfSquares

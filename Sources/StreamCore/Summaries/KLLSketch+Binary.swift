@@ -36,6 +36,8 @@ extension KLLSketch {
         }
         _ = try reader.read(UInt8.self, "KLL reserved byte")
         let count = try reader.read(UInt64.self, "KLL count")
+        // 2^53: exact in a double, and ~285,000 years of a 1 kHz sensor; beyond it merges could overflow.
+        guard count <= 1 << 53 else { throw WireError(.valueOutOfRange, "KLL count \(count) above 2^53") }
         let low = try reader.readFloat("KLL min")
         let high = try reader.readFloat("KLL max")
         let state = try reader.read(UInt64.self, "KLL generator state")

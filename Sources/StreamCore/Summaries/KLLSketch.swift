@@ -307,7 +307,8 @@ public struct KLLSketch: Sendable, Hashable {
             if level >= combined.count { combined.append([]) }
             combined[level] = level == 0 ? combined[0] + items : Self.mergeSorted(combined[level], items)
         }
-        n += other.n
+        let (total, overflow) = n.addingReportingOverflow(other.n)
+        n = overflow ? .max : total
         low = Swift.min(low, other.low)
         high = Swift.max(high, other.high)
         rebuild(from: combined)

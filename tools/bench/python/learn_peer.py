@@ -109,15 +109,16 @@ def flush_to_disk(path):
 
 
 def vw_run(args):
-    """One pass of VW's C++ driver over the input named in args; returns the wall time of the pass."""
+    """One pass of VW's C++ driver over the input named in args; returns (wall time of the pass, examples seen)."""
     import pylibvw  # the compiled extension that vowpalwabbit.Workspace wraps
 
     vw = pylibvw.vw(args)
     start = time.perf_counter()
     vw.run_parser()
     seconds = time.perf_counter() - start
+    examples = vw.get_weighted_examples()  # every example has weight 1
     vw.finish()
-    return seconds
+    return seconds, examples
 
 
 def run_vw(train_labels, train_x, test_labels, test_x, vw_input, workdir):
@@ -144,7 +145,9 @@ def run_vw(train_labels, train_x, test_labels, test_x, vw_input, workdir):
             source = ["-d", train_txt]
         flush_to_disk(source[1])
 
-        seconds = vw_run(["--quiet", *source, "--loss_function", "logistic", "--holdout_off", "-f", model])
+        seconds, seen = vw_run(["--quiet", *source, "--loss_function", "logistic", "--holdout_off", "-f", model])
+        if seen != len(train_labels):
+            raise RuntimeError(f"vw learned {seen} examples, expected {len(train_labels)}")
 
         vw_run(["--quiet", "-t", "-i", model, "-d", test_txt, "--loss_function", "logistic", "-p", preds])
         scores = np.loadtxt(preds, dtype=np.float64, ndmin=1)

@@ -7,7 +7,8 @@ import TributaryWire
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzSensorBatch(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     withBothChecksums(data, size) { bytes in
-        guard let (header, timestamps, values) = try? SensorBatch.decode(bytes) else { return }
+        guard let (header, timestamps, values) = verdict(bytes, { () throws(WireError) in try SensorBatch.decode(bytes) })
+        else { return }
         invariant(timestamps.count == header.frames, "\(timestamps.count) time stamps for \(header.frames) frames")
         invariant(values.count == header.frames * header.channels, "\(values.count) values")
         invariant((1...SensorBatch.maxChannels).contains(header.channels), "\(header.channels) channels")

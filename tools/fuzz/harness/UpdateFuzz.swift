@@ -11,7 +11,7 @@ nonisolated(unsafe) var decoder = try! UpdateDecoder(maxDimension: 1 << 22)
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzUpdate(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     withBothChecksums(data, size) { bytes in
-        guard let decoded = try? decoder.decode(bytes) else { return }
+        guard let decoded = verdict(bytes, { () throws(WireError) in try decoder.decode(bytes) }) else { return }
         let h = decoded.header
         invariant(decoded.indices.count == h.k && decoded.values.count == h.k, "arrays are not k long")
         invariant(h.k <= h.dimension, "k \(h.k) > n \(h.dimension)")

@@ -6,8 +6,8 @@ import TributaryWire
 /// q and one exponent e ≤ 9 (what sensor firmware printing a fixed number of digits produces), the integers q are
 /// coded instead of the float bits (the idea of ALP, Afroozeh et al. 2023). Otherwise the float bit patterns are
 /// used as integers. Integers then go through a predictor chosen per block of 256 (previous value, or linear
-/// extrapolation from the two previous), zig-zag, and a byte shuffle into 4- or 8-byte lanes, which zstd then
-/// compresses well: for the seglearn smartwatch data about 60 % of raw float32, bit-exact.
+/// extrapolation from the two previous) and zig-zag. Integer channels are then Rice coded (``RiceCoder``); float
+/// bit patterns are byte-shuffled into as many lanes as the largest residual needs, for zstd.
 enum ChannelCodec {
     static let blockSize = 256
     static let powers: [Double] = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9]
@@ -77,11 +77,19 @@ enum ChannelCodec {
                 largest = Swift.max(largest, r)
             }
         }
-        let lanes = largest <= UInt64(UInt32.max) ? 4 : 8
+        // Integers (decimals, int16) are Rice coded; float bit patterns go into as many byte lanes as the largest
+        // residual needs (1…8), shuffled for zstd. Lane count 0 marks Rice coding.
+        var lanes = 1
+        while lanes < 8 && largest >> UInt64(8 * lanes) != 0 { lanes += 1 }
+        if mode != .bits { lanes = 0 }
         w.write(mode.rawValue)
         w.write(UInt8(exponent))
         w.write(UInt8(lanes))
         w.write(bytes: predictors)
+        if lanes == 0 {
+            RiceCoder.encode(residuals, into: &w)
+            return
+        }
         // Byte shuffle: all first bytes, then all second bytes, …
         for byte in 0..<lanes {
             let shift = UInt64(8 * byte)
@@ -110,15 +118,24 @@ enum ChannelCodec {
         let exponent = Int(try r.read(UInt8.self, "decimal exponent"))
         guard exponent < powers.count else { throw WireError(.valueOutOfRange, "decimal exponent \(exponent)") }
         let lanes = Int(try r.read(UInt8.self, "lane width"))
-        guard lanes == 4 || lanes == 8 else { throw WireError(.malformed, "lane width \(lanes)") }
+        guard (0...8).contains(lanes) else { throw WireError(.malformed, "lane width \(lanes)") }
         if mode == .int16 && scale == nil { throw WireError(.mismatch, "int16 channel in a float32 stream") }
         let blocks = (count + blockSize - 1) / blockSize
         let predictors = try r.readBytes((blocks + 7) / 8, "predictor bits")
-        let shuffled = try r.readBytes(lanes * count, "residuals")
+        var residuals: [UInt64] = []
+        if lanes == 0 {
+            try RiceCoder.decode(&r, count: count, into: &residuals)
+        } else {
+            let shuffled = try r.readBytes(lanes * count, "residuals")
+            residuals = [UInt64](repeating: 0, count: count)
+            for byte in 0..<lanes {
+                let shift = UInt64(8 * byte)
+                for i in 0..<count { residuals[i] |= UInt64(shuffled[byte * count + i]) << shift }
+            }
+        }
         var integers = [Int64](repeating: 0, count: count)
         for i in 0..<count {
-            var residual: UInt64 = 0
-            for byte in 0..<lanes { residual |= UInt64(shuffled[byte * count + i]) << UInt64(8 * byte) }
+            let residual = residuals[i]
             let b = i / blockSize
             let useLinear = predictors[b >> 3] & (1 << UInt8(b & 7)) != 0
             let prediction = useLinear ? extrapolated(integers, i) : previous(integers, i)

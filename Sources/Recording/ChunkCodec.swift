@@ -34,9 +34,11 @@ enum ChunkCodec {
     static func decodeFrames(_ payload: UnsafeRawBufferPointer, count: Int, stream: RecordingStream)
         throws(WireError) -> (timestamps: [Int64], values: [Float])
     {
-        // Every frame costs at least 4 bytes per channel (lanes are 4 or 8 bytes): refuse counts the payload
-        // cannot hold before allocating for them.
-        guard count >= 1, count <= payload.count / (4 * stream.channels) else {
+        // Every value costs at least a bit (Rice coding of a zero residual), and a chunk holds at most
+        // maxChunkValues: refuse counts the payload cannot hold before allocating for them.
+        guard count >= 1, count <= payload.count * 8 / stream.channels,
+            count * stream.channels <= RecordingFormat.maxChunkValues
+        else {
             throw WireError(.countOutOfRange, "\(count) frames in a \(payload.count)-byte chunk")
         }
         var r = ByteReader(payload)

@@ -164,6 +164,10 @@ public enum RecordingFormat {
     public static let version: UInt8 = 1
     /// Bytes of a chunk header.
     public static let chunkHeaderSize = 44
+    /// Most values (frames × channels) in one chunk: bounds what a reader allocates for a chunk.
+    public static let maxChunkValues = 1 << 24
+    /// Largest decompressed chunk payload.
+    public static let maxChunkBytes = 1 << 27
 
     /// Kinds of chunk.
     public enum ChunkKind: UInt8, Sendable {

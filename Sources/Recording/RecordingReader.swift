@@ -22,7 +22,7 @@ public final class RecordingReader {
     public init(path: String) throws(RecordingError) {
         self.path = path
         file = try RawFile(path: path, write: false)
-        do { decompressor = try ZstdDecompressor(maxDecompressedSize: 1 << 30) } catch {
+        do { decompressor = try ZstdDecompressor(maxDecompressedSize: RecordingFormat.maxChunkBytes) } catch {
             throw RecordingError(.io, "\(error)", path: path)
         }
         let size = file.size

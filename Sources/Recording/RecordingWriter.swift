@@ -44,7 +44,12 @@ public final class RecordingWriter {
         path: String, streams: [RecordingStream], chunkFrames: Int = 8_192, sync: SyncPolicy = .everyChunk,
         compressionLevel: Int = 12
     ) throws(RecordingError) {
-        precondition(chunkFrames > 0, "chunks need at least one frame")
+        guard chunkFrames > 0, chunkFrames * (streams.map(\.channels).max() ?? 1) <= RecordingFormat.maxChunkValues
+        else {
+            throw RecordingError(
+                .invalidArgument,
+                "\(chunkFrames) frames per chunk is outside 1…\(RecordingFormat.maxChunkValues) values", path: path)
+        }
         precondition(Set(streams.map(\.id)).count == streams.count, "stream ids must be unique")
         self.streams = streams
         self.chunkFrames = chunkFrames
@@ -74,6 +79,11 @@ public final class RecordingWriter {
 
     /// Declares another stream (written at once as a stream chunk); its id must be new.
     public func addStream(_ stream: RecordingStream) throws(RecordingError) {
+        guard chunkFrames * stream.channels <= RecordingFormat.maxChunkValues else {
+            throw RecordingError(
+                .invalidArgument, "\(chunkFrames) frames of \(stream.channels) channels is too much for one chunk",
+                path: file.path)
+        }
         guard !streams.contains(where: { $0.id == stream.id }) else {
             throw RecordingError(.invalidArgument, "stream id \(stream.id) is already used", path: file.path)
         }

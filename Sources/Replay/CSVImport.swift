@@ -20,6 +20,11 @@ public struct CSVImport {
     public var rate: Double?
     /// Storage.
     public var storage: Storage = .float32
+    /// Tags stored with the stream (added to the file's `# tag.NAME:` lines).
+    public var tags: [String: String] = [:]
+    /// A label for every frame, for data sets with one file per class: adds a label channel holding it
+    /// (ignored when the file has a label column).
+    public var constantLabel: String?
     /// Frames per chunk.
     public var chunkFrames = 8_192
     /// zstd level.
@@ -91,9 +96,12 @@ public struct CSVImport {
             _ = try readHeader(source)
         }
 
+        let constantLabel = header.labelColumn == nil ? self.constantLabel : nil
+        if let constantLabel, !labelNames.contains(constantLabel) { labelNames.append(constantLabel) }
+        let hasLabelChannel = header.labelColumn != nil || constantLabel != nil
         var channelNames = header.names
         var units = header.units
-        if header.labelColumn != nil {
+        if hasLabelChannel {
             channelNames.append(CSVLayout.labelColumn)
             units.append("")
         }
@@ -106,16 +114,17 @@ public struct CSVImport {
             }
             let perChannel =
                 scales.count == 1 ? Array(repeating: scales[0], count: header.channelColumns.count) : scales
-            mode = .int16(scales: perChannel + (header.labelColumn != nil ? [1] : []))
+            mode = .int16(scales: perChannel + (hasLabelChannel ? [1] : []))
         case .int16Automatic:
             let scales = maxMagnitude.map { $0 > 0 ? $0 / 32_767 : 1 }
-            mode = .int16(scales: scales + (header.labelColumn != nil ? [1] : []))
+            mode = .int16(scales: scales + (hasLabelChannel ? [1] : []))
         }
         var tags: [String: String] = [:]
         for (key, value) in header.metadata where key.hasPrefix("tag.") { tags[String(key.dropFirst(4))] = value }
+        tags.merge(self.tags) { _, new in new }
         let stream = RecordingStream(
             id: 0, device: device, name: streamName, channelNames: channelNames, units: units, sampleRate: rate,
-            mode: mode, labelNames: header.labelColumn != nil ? labelNames : [], tags: tags)
+            mode: mode, labelNames: hasLabelChannel ? labelNames : [], tags: tags)
 
         let writer: RecordingWriter
         do {
@@ -144,7 +153,11 @@ public struct CSVImport {
         try forEachRow(source, header) { time, rowValues, label throws(ReplayError) in
             timestamps.append(time ?? Int64((Double(frames) * 1e9 / rate).rounded()))
             values += rowValues
-            if header.labelColumn != nil { values.append(label.flatMap { labelIDs[$0] } ?? -1) }
+            if header.labelColumn != nil {
+                values.append(label.flatMap { labelIDs[$0] } ?? -1)
+            } else if let constantLabel {
+                values.append(labelIDs[constantLabel]!)
+            }
             frames += 1
             if timestamps.count == chunkFrames { try flush() }
         }
@@ -171,7 +184,7 @@ public struct CSVImport {
             for (i, cell) in cells.enumerated() {
                 let (name, unit) = CSVLayout.splitUnit(cell)
                 switch name.lowercased() {
-                case "time", "time_ns", "timestamp", "timestamp_ns":
+                case "time", "t", "time_s", "time_ns", "timestamp", "timestamp_ns":
                     guard header.timeColumn == nil else {
                         throw ReplayError(.invalidInput, "\(source.path):\(source.lineNumber): two time columns")
                     }

@@ -11,7 +11,7 @@ public import Recording
 /// 0.000000000,0.125,-9.81,walk
 /// ```
 ///
-/// The time column is `time` (seconds, a decimal with up to nine fraction digits, read exactly) or `time_ns`
+/// The time column is `time` or `t` (seconds, a decimal with up to nine fraction digits, read exactly) or `time_ns`
 /// (integer nanoseconds); time must not go backwards. A column named `label` holds label names and becomes the
 /// stream's label channel (label ids in order of first appearance; an empty cell is -1). Every other column is a
 /// channel, its unit in square brackets. Values are decimal floats (`nan` and `inf` too); float32 values

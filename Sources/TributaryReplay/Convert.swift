@@ -29,6 +29,12 @@ struct Convert: ParsableCommand {
     @Option(help: "Sample rate in Hz (CSV → recording; required without a time column).")
     var rate: Double?
 
+    @Option(help: "A tag stored with the stream, KEY=VALUE (repeatable; CSV → recording).")
+    var tag: [String] = []
+
+    @Option(help: "A label for every frame (adds a label channel), for data sets with one file per class.")
+    var label: String?
+
     @Option(help: "Store int16 × scale: 'auto', one scale, or one per channel (comma-separated).")
     var int16: String?
 
@@ -50,6 +56,7 @@ struct Convert: ParsableCommand {
         }
         if let rate { guard rate > 0, rate.isFinite else { throw ValidationError("--rate must be positive") } }
         guard (1...19).contains(level) else { throw ValidationError("--level must be 1…19") }
+        for t in tag where !t.contains("=") { throw ValidationError("--tag must be KEY=VALUE, not '\(t)'") }
         if let int16, int16 != "auto" {
             guard int16.split(separator: ",").allSatisfy({ Float($0).map { $0 > 0 && $0.isFinite } ?? false }) else {
                 throw ValidationError("--int16 must be 'auto' or positive scales")
@@ -65,6 +72,11 @@ struct Convert: ParsableCommand {
                 options.stream = stream
                 options.rate = rate
                 options.compressionLevel = level
+                options.constantLabel = label
+                for t in tag {
+                    let parts = t.split(separator: "=", maxSplits: 1)
+                    options.tags[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+                }
                 if let int16 {
                     options.storage =
                         int16 == "auto"

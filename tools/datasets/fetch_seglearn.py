@@ -11,6 +11,9 @@ Output (see tools/datasets/README.md for the full layout):
   <out>/sNN_<side>_e<label>_r<k>.csv   one row per frame: t,acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z
   <out>/index.csv                      file,subject,side,label,label_name,frames
   --fixture PATH                       accelerometer magnitude of the first subject, raw <f4
+  --recordings DIR                     also convert every CSV to a Tributary recording with
+                                       `tributary-replay convert` (device sNN-<side>, stream watch,
+                                       50 Hz, the exercise as a label channel, subject/side/exercise tags)
 
 Only the standard library and numpy are used. Exit status is non-zero on any failure.
 """
@@ -193,6 +196,39 @@ def write_fixture(ds, path: Path, np) -> None:
           f"mean {mag.mean():.4f}, median {float(np.median(mag)):.4f}")
 
 
+def find_replay(explicit: Path | None) -> str:
+    """The tributary-replay binary: --replay, else a release or debug build, else PATH."""
+    import shutil
+    if explicit is not None:
+        return str(explicit)
+    root = HERE.parent.parent
+    for build in ("release", "debug"):
+        candidate = root / ".build" / build / "tributary-replay"
+        if candidate.exists():
+            return str(candidate)
+    found = shutil.which("tributary-replay")
+    if found is None:
+        fail("tributary-replay not found: build it (swift build -c release --product tributary-replay) "
+             "or pass --replay PATH")
+    return found
+
+
+def write_recordings(rows, csv_dir: Path, out: Path, replay: str) -> None:
+    """One recording per CSV, through the same `convert` users run on their own data."""
+    out.mkdir(parents=True, exist_ok=True)
+    for row in rows:
+        target = out / (Path(row["file"]).stem + ".trec")
+        command = [replay, "convert", str(csv_dir / row["file"]), str(target),
+                   "--device", f"s{row['subject']:02d}-{row['side']}", "--stream", "watch",
+                   "--rate", f"{SAMPLE_RATE_HZ:g}", "--label", str(row["label_name"]),
+                   "--tag", f"subject={row['subject']}", "--tag", f"side={row['side']}",
+                   "--tag", f"exercise={row['label_name']}", "--tag", "source=seglearn 1.2.5"]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            fail(f"{' '.join(command)} failed ({result.returncode}): {result.stderr.strip()}")
+    print(f"wrote {len(rows)} recordings to {out}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=HERE / "seglearn-watch",
@@ -202,6 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fixture", type=Path, default=None,
                     help="also write the first subject's accelerometer magnitude as raw "
                          "little-endian float32 to this path")
+    ap.add_argument("--recordings", type=Path, default=None,
+                    help="also convert every CSV to a Tributary recording (.trec) in this directory")
+    ap.add_argument("--replay", type=Path, default=None,
+                    help="the tributary-replay binary (default: .build/release, .build/debug, PATH)")
     args = ap.parse_args(argv)
 
     try:
@@ -214,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = write_csvs(ds, args.out)
         if args.fixture is not None:
             write_fixture(ds, args.fixture, np)
+        if args.recordings is not None:
+            write_recordings(rows, args.out, args.recordings, find_replay(args.replay))
     except FetchError as exc:
         print(f"fetch_seglearn: error: {exc}", file=sys.stderr)
         return 1

@@ -116,7 +116,8 @@ let package = Package(
         .executableTarget(
             name: "TributaryBench",
             dependencies: [
-                "MQTT", "Zstd", "StreamCore", "OnlineLearning", "UpdateCodec", "TributaryTestSupport",
+                "MQTT", "Zstd", "StreamCore", "OnlineLearning", "UpdateCodec", "Recording", "Replay", "Simulator",
+                "SimulatorCore", "TributaryTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

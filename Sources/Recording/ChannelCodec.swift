@@ -111,8 +111,13 @@ enum ChannelCodec {
     @inline(__always)
     static func unzigzag(_ v: UInt64) -> Int64 { Int64(bitPattern: v >> 1) ^ -Int64(bitPattern: v & 1) }
 
-    /// Decodes `count` values of one channel; `scale` is the channel's int16 scale if the stream is int16.
-    static func decode(_ r: inout ByteReader, count: Int, scale: Float?, into values: inout [Float]) throws(WireError) {
+    /// Decodes `count` values of one channel into `output[i * stride]` (frame-major, so `output` points at the
+    /// channel's first value); `scale` is the channel's int16 scale if the stream is int16. `scratch` is reused
+    /// between calls.
+    static func decode(
+        _ r: inout ByteReader, count: Int, scale: Float?, into output: UnsafeMutablePointer<Float>, stride: Int,
+        scratch: inout [UInt64]
+    ) throws(WireError) {
         let modeCode = try r.read(UInt8.self, "channel mode")
         guard let mode = Mode(rawValue: modeCode) else { throw WireError(.malformed, "channel mode \(modeCode)") }
         let exponent = Int(try r.read(UInt8.self, "decimal exponent"))
@@ -122,40 +127,83 @@ enum ChannelCodec {
         if mode == .int16 && scale == nil { throw WireError(.mismatch, "int16 channel in a float32 stream") }
         let blocks = (count + blockSize - 1) / blockSize
         let predictors = try r.readBytes((blocks + 7) / 8, "predictor bits")
-        var residuals: [UInt64] = []
         if lanes == 0 {
-            try RiceCoder.decode(&r, count: count, into: &residuals)
+            try RiceCoder.decode(&r, count: count, into: &scratch)
         } else {
             let shuffled = try r.readBytes(lanes * count, "residuals")
-            residuals = [UInt64](repeating: 0, count: count)
-            for byte in 0..<lanes {
-                let shift = UInt64(8 * byte)
-                for i in 0..<count { residuals[i] |= UInt64(shuffled[byte * count + i]) << shift }
+            if scratch.count < count { scratch = [UInt64](repeating: 0, count: count) }
+            scratch.withUnsafeMutableBufferPointer { residuals in
+                let source = shuffled.bindMemory(to: UInt8.self).baseAddress!
+                for i in 0..<count { residuals[i] = UInt64(source[i]) }
+                for byte in 1..<Swift.max(1, lanes) {
+                    let lane = source + byte * count
+                    let shift = UInt64(8 * byte)
+                    for i in 0..<count { residuals[i] |= UInt64(lane[i]) << shift }
+                }
             }
         }
-        var integers = [Int64](repeating: 0, count: count)
-        for i in 0..<count {
-            let residual = residuals[i]
-            let b = i / blockSize
-            let useLinear = predictors[b >> 3] & (1 << UInt8(b & 7)) != 0
-            let prediction = useLinear ? extrapolated(integers, i) : previous(integers, i)
-            integers[i] = unzigzag(residual) &+ prediction
-        }
-        values.removeAll(keepingCapacity: true)
-        switch mode {
-        case .decimal:
-            let p = powers[exponent]
-            for q in integers { values.append(Float(Double(q) / p)) }
-        case .bits:
-            for q in integers {
-                guard let bits = Int32(exactly: q) else { throw WireError(.valueOutOfRange, "float bits out of range") }
-                values.append(Float(bitPattern: UInt32(bitPattern: bits)))
+        // Undo the prediction in place (residual → integer), block by block, then convert.
+        var failure: WireError?
+        scratch.withUnsafeMutableBufferPointer { buffer in
+            let values = UnsafeMutableRawPointer(buffer.baseAddress!).assumingMemoryBound(to: Int64.self)
+            var x1: Int64 = 0
+            var x2: Int64 = 0
+            for b in 0..<blocks {
+                let end = Swift.min(count, (b + 1) * blockSize)
+                let linear = predictors[b >> 3] & (1 << UInt8(b & 7)) != 0
+                var i = b * blockSize
+                if linear {
+                    // The first two values of the stream predict from what exists, as the encoder did.
+                    while i < end && i < 2 {
+                        let prediction = i == 0 ? 0 : x1
+                        let q = unzigzag(UInt64(bitPattern: values[i])) &+ prediction
+                        values[i] = q
+                        x2 = x1
+                        x1 = q
+                        i += 1
+                    }
+                    while i < end {
+                        let q = unzigzag(UInt64(bitPattern: values[i])) &+ (2 &* x1 &- x2)
+                        values[i] = q
+                        x2 = x1
+                        x1 = q
+                        i += 1
+                    }
+                } else {
+                    while i < end {
+                        let q = unzigzag(UInt64(bitPattern: values[i])) &+ x1
+                        values[i] = q
+                        x2 = x1
+                        x1 = q
+                        i += 1
+                    }
+                }
             }
-        case .int16:
-            for q in integers {
-                guard q >= -32_768 && q <= 32_767 else { throw WireError(.valueOutOfRange, "int16 value \(q)") }
-                values.append(Float(q) * scale!)
+            switch mode {
+            case .decimal:
+                let p = powers[exponent]
+                for i in 0..<count { output[i * stride] = Float(Double(values[i]) / p) }
+            case .bits:
+                for i in 0..<count {
+                    let q = values[i]
+                    guard q >= Int64(Int32.min) && q <= Int64(Int32.max) else {
+                        failure = WireError(.valueOutOfRange, "float bits out of range")
+                        return
+                    }
+                    output[i * stride] = Float(bitPattern: UInt32(truncatingIfNeeded: q))
+                }
+            case .int16:
+                let scale = scale!
+                for i in 0..<count {
+                    let q = values[i]
+                    guard q >= -32_768 && q <= 32_767 else {
+                        failure = WireError(.valueOutOfRange, "int16 value \(q)")
+                        return
+                    }
+                    output[i * stride] = Float(q) * scale
+                }
             }
         }
+        if let failure { throw failure }
     }
 }

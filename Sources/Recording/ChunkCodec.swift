@@ -60,14 +60,24 @@ enum ChunkCodec {
         }
         let channels = stream.channels
         var values = [Float](repeating: 0, count: count * channels)
-        var column: [Float] = []
-        column.reserveCapacity(count)
-        for c in 0..<channels {
-            var scale: Float?
-            if case .int16(let scales) = stream.mode { scale = scales[c] }
-            try ChannelCodec.decode(&r, count: count, scale: scale, into: &column)
-            for i in 0..<count { values[i * channels + c] = column[i] }
+        var scratch: [UInt64] = []
+        scratch.reserveCapacity(count)
+        var failure: WireError?
+        values.withUnsafeMutableBufferPointer { output in
+            for c in 0..<channels {
+                var scale: Float?
+                if case .int16(let scales) = stream.mode { scale = scales[c] }
+                do throws(WireError) {
+                    try ChannelCodec.decode(
+                        &r, count: count, scale: scale, into: output.baseAddress! + c, stride: channels,
+                        scratch: &scratch)
+                } catch {
+                    failure = error
+                    return
+                }
+            }
         }
+        if let failure { throw failure }
         try r.expectEnd("frame chunk")
         return (timestamps, values)
     }

@@ -117,14 +117,16 @@ public enum SensorBatch {
         }
         switch format {
         case .float32:
-            for v in values { w.write(v) }
+            values.withUnsafeBufferPointer { w.write(floats: $0) }
         case .int16(let scales):
             precondition(scales.count == channels, "one scale per channel")
             for s in scales { w.write(s) }
-            for (i, v) in values.enumerated() {
-                let raw = (v / scales[i % channels]).rounded()
-                w.write(Int16(Swift.max(-32_768, Swift.min(32_767, raw.isNaN ? 0 : raw))))
+            var raw = [Int16](repeating: 0, count: values.count)
+            for i in values.indices {
+                let q = (values[i] / scales[i % channels]).rounded()
+                raw[i] = Int16(Swift.max(-32_768, Swift.min(32_767, q.isNaN ? 0 : q)))
             }
+            raw.withUnsafeBufferPointer { w.write(int16s: $0) }
         }
         w.appendChecksum()
         return w.bytes

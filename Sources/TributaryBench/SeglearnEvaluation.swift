@@ -88,15 +88,8 @@ enum SeglearnEvaluation {
 
     /// Windows and features of every recording, through the streaming core.
     static func loadWindows() throws -> [Window] {
-        let directory = Repository.root.appendingPathComponent("tools/datasets/seglearn-watch")
+        let directory = try ensureData()
         let index = directory.appendingPathComponent("index.csv")
-        if !FileManager.default.fileExists(atPath: index.path) {
-            progress("fetching the seglearn data set (tools/datasets/fetch_seglearn.py)")
-            let script = Repository.root.appendingPathComponent("tools/datasets/fetch_seglearn.py").path
-            guard try PeerPrograms.run("/usr/bin/env", ["python3", script]).status == 0 else {
-                throw PeerPrograms.Failure(description: "tools/datasets/fetch_seglearn.py failed")
-            }
-        }
         var windows: [Window] = []
         let lines = try String(contentsOf: index, encoding: .utf8).split(separator: "\n").dropFirst()
         for line in lines {
@@ -108,6 +101,19 @@ enum SeglearnEvaluation {
             }
         }
         return windows
+    }
+
+    /// The seglearn CSV directory, fetched (tools/datasets/fetch_seglearn.py) when missing.
+    static func ensureData() throws -> URL {
+        let directory = Repository.root.appendingPathComponent("tools/datasets/seglearn-watch")
+        if !FileManager.default.fileExists(atPath: directory.appendingPathComponent("index.csv").path) {
+            progress("fetching the seglearn data set (tools/datasets/fetch_seglearn.py)")
+            let script = Repository.root.appendingPathComponent("tools/datasets/fetch_seglearn.py").path
+            guard try PeerPrograms.run(try PeerPrograms.python(), [script]).status == 0 else {
+                throw PeerPrograms.Failure(description: "tools/datasets/fetch_seglearn.py failed")
+            }
+        }
+        return directory
     }
 
     /// Frames of one CSV recording: times (ns) and six channel values per frame.

@@ -42,6 +42,26 @@ public struct ByteWriter {
     @inlinable
     public mutating func write(bytes other: UnsafeRawBufferPointer) { bytes.append(contentsOf: other) }
 
+    /// Appends IEEE-754 singles, little-endian, in one copy on little-endian machines.
+    @inlinable
+    public mutating func write(floats: UnsafeBufferPointer<Float>) {
+        #if _endian(little)
+            bytes.append(contentsOf: UnsafeRawBufferPointer(floats))
+        #else
+            for v in floats { write(v) }
+        #endif
+    }
+
+    /// Appends 16-bit integers, little-endian, in one copy on little-endian machines.
+    @inlinable
+    public mutating func write(int16s: UnsafeBufferPointer<Int16>) {
+        #if _endian(little)
+            bytes.append(contentsOf: UnsafeRawBufferPointer(int16s))
+        #else
+            for v in int16s { write(v) }
+        #endif
+    }
+
     /// Appends raw bytes.
     @inlinable
     public mutating func write(bytes other: [UInt8]) { bytes.append(contentsOf: other) }

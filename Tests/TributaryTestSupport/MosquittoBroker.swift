@@ -81,6 +81,9 @@ public final class MosquittoBroker: @unchecked Sendable {
         (try? String(contentsOf: logFile, encoding: .utf8)) ?? "(no log)"
     }
 
+    /// The broker's process id while it runs (benchmarks read its CPU time).
+    public var pid: pid_t? { lock.withLock { process?.pid } }
+
     /// Whether the broker process is running.
     public var isRunning: Bool { lock.withLock { process?.isRunning ?? false } }
 

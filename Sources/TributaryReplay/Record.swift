@@ -85,8 +85,9 @@ struct Record: AsyncParsableCommand {
         options.chunkFrames = chunkFrames
         if let directory {
             var info = stat()
+            if stat(directory, &info) != 0 { _ = mkdir(directory, 0o755) }
             guard stat(directory, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
-                throw fail(ReplayError(.file, "\(directory): not a directory"))
+                throw fail(ReplayError(.file, "\(directory): not a directory, and cannot be created"))
             }
         }
         let recorder = Recorder(

@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "OnlineLearning", targets: ["OnlineLearning"]),
         .library(name: "UpdateCodec", targets: ["UpdateCodec"]),
         .library(name: "Recording", targets: ["Recording"]),
+        .library(name: "Federation", targets: ["Federation"]),
         .executable(name: "tributary-replay", targets: ["TributaryReplay"]),
         .executable(name: "tributary-bench", targets: ["TributaryBench"]),
         .executable(name: "tributary-sim", targets: ["TributarySim"]),
@@ -65,6 +66,10 @@ let package = Package(
         .target(
             name: "Inspection", dependencies: ["SensorFrames", "StreamCore", "UpdateCodec", "TributaryWire"],
             swiftSettings: strict),
+
+        // MARK: Protocol
+        .target(
+            name: "Federation", dependencies: ["OnlineLearning", "UpdateCodec", "StreamCore"], swiftSettings: strict),
 
         .target(
             name: "Replay",
@@ -160,6 +165,9 @@ let package = Package(
                 "Replay", "Recording", "SensorFrames", "SimulatorCore", "MQTT", "TributaryTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "FederationTests", dependencies: ["Federation", "UpdateCodec", "OnlineLearning"],
             swiftSettings: strict),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "TributaryTestSupport"], swiftSettings: strict),
     ]

@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "Recording", targets: ["Recording"]),
         .library(name: "Federation", targets: ["Federation"]),
         .executable(name: "tributary-replay", targets: ["TributaryReplay"]),
+        .executable(name: "tributary-aggregator", targets: ["TributaryAggregator"]),
         .executable(name: "tributary-bench", targets: ["TributaryBench"]),
         .executable(name: "tributary-sim", targets: ["TributarySim"]),
         .executable(name: "tributary", targets: ["TributaryCLI"]),
@@ -32,6 +33,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
     ],
     targets: [
         // MARK: C libraries (Debian packages, never exported as products)
@@ -71,6 +76,20 @@ let package = Package(
         .target(
             name: "Federation", dependencies: ["OnlineLearning", "UpdateCodec", "StreamCore"], swiftSettings: strict),
 
+        // MARK: Services
+        .target(
+            name: "AggregatorService",
+            dependencies: [
+                "Federation", "UpdateCodec", "OnlineLearning", "MQTT", "Recording", "StreamCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
         .target(
             name: "Replay",
             dependencies: [
@@ -103,6 +122,15 @@ let package = Package(
             path: "Firmware-sim/Sources/TributarySim", swiftSettings: strict),
 
         // MARK: Executables
+        .executableTarget(
+            name: "TributaryAggregator",
+            dependencies: [
+                "AggregatorService",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
         .executableTarget(
             name: "TributaryReplay",
             dependencies: [

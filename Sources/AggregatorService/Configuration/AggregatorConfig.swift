@@ -1,0 +1,173 @@
+public import Federation
+
+/// Everything `tributary-aggregator` is told, from `--config FILE` (YAML, documented in
+/// `Configs/aggregator.yaml`), environment variables, and flags, in that order of increasing priority.
+public struct AggregatorConfig: Codable, Sendable, Hashable {
+    /// Where the broker is.
+    public struct Broker: Codable, Sendable, Hashable {
+        /// Host name or address.
+        public var host = "127.0.0.1"
+        /// Port.
+        public var port = 1883
+        /// MQTT client id (must be unique on the broker; shards need one each).
+        public var clientId = "tributary-aggregator"
+        /// Username; the password comes from `TRIBUTARY_MQTT_PASSWORD`.
+        public var username: String?
+        /// CA certificate file: connect with TLS and verify the broker against it.
+        public var caFile: String?
+    }
+
+    /// The status and metrics endpoint.
+    public struct HTTP: Codable, Sendable, Hashable {
+        /// Listen address (loopback by default).
+        public var host = "127.0.0.1"
+        /// Port; 0 turns the endpoint off.
+        public var port = 9464
+    }
+
+    /// How rounds run.
+    public struct Rounds: Codable, Sendable, Hashable {
+        /// `sync` (rounds with deadlines) or `async` (FedBuff buffered aggregation).
+        public var mode = "sync"
+        /// Seconds a round collects updates (async: how long a partly filled buffer waits).
+        public var durationS: Double = 30
+        /// Fewest updates that make a round.
+        public var minParticipants = 1
+        /// Stop after this many rounds (null: run until stopped).
+        public var maxRounds: Int?
+        /// Which devices each round asks for.
+        public var selection = Selection()
+        /// Local training settings sent with each round.
+        public var local = LocalTraining()
+        /// Async: aggregate every this many accepted updates.
+        public var bufferSize = 10
+        /// Async: accept updates trained on models at most this many versions old.
+        public var maxStaleness = 4
+    }
+
+    /// Size limits on what devices send.
+    public struct Limits: Codable, Sendable, Hashable {
+        /// Largest update message accepted (bytes).
+        public var maxUpdateBytes = 4 << 20
+        /// Most devices in the registry.
+        public var maxDevices = 100_000
+    }
+
+    /// Several aggregators: shards split the updates through a shared subscription, a root merges their partials.
+    public struct Hierarchy: Codable, Sendable, Hashable {
+        /// `single`, `shard` or `root`.
+        public var role = "single"
+        /// This shard's id (role shard).
+        public var shardId: String?
+        /// The shards the root waits for (role root).
+        public var shards: [String] = []
+        /// Shared-subscription group of the shards.
+        public var group = "tributary-aggregators"
+        /// Seconds after a round's deadline the root waits for late partials.
+        public var graceS: Double = 5
+    }
+
+    /// Central evaluation of each new model on a recording (like Flower's server-side evaluate).
+    public struct Evaluation: Codable, Sendable, Hashable {
+        /// A recording with the task's stream and label channel (null: no evaluation).
+        public var recording: String?
+    }
+
+    /// The broker.
+    public var broker = Broker()
+    /// Topic prefix.
+    public var prefix = "tributary/v1"
+    /// Directory of the SQLite database and model checkpoints.
+    public var stateDir = "state/aggregator"
+    /// The status endpoint.
+    public var http = HTTP()
+    /// The task served.
+    public var task: TaskSpec
+    /// Rounds.
+    public var rounds = Rounds()
+    /// The aggregation strategy.
+    public var strategy = StrategyConfig()
+    /// Limits.
+    public var limits = Limits()
+    /// Hierarchical mode.
+    public var hierarchy = Hierarchy()
+    /// Central evaluation.
+    public var evaluation = Evaluation()
+
+    /// A configuration for `task` with every other setting at its default.
+    public init(task: TaskSpec) { self.task = task }
+
+    /// The round machine's configuration.
+    public var machineConfiguration: RoundMachine.Configuration {
+        RoundMachine.Configuration(
+            mode: rounds.mode == "async"
+                ? .buffered(bufferSize: rounds.bufferSize, maxStaleness: rounds.maxStaleness) : .synchronous,
+            selection: rounds.selection, minParticipants: rounds.minParticipants,
+            roundMilliseconds: Int64((rounds.durationS * 1_000).rounded()), maxRounds: rounds.maxRounds,
+            training: rounds.local)
+    }
+
+    /// Checks every setting; the error names the key.
+    public func validate() throws(ConfigError) {
+        func check(_ condition: Bool, _ key: String, _ problem: String) throws(ConfigError) {
+            if !condition { throw ConfigError(key: key, problem: problem) }
+        }
+        try check(!broker.host.isEmpty, "broker.host", "is empty")
+        try check((1...65_535).contains(broker.port), "broker.port", "must be 1…65535")
+        try check(!broker.clientId.isEmpty, "broker.client_id", "is empty")
+        try check(!prefix.isEmpty && !prefix.contains("+") && !prefix.contains("#"), "prefix", "must be a plain topic")
+        try check(!stateDir.isEmpty, "state_dir", "is empty")
+        try check((0...65_535).contains(http.port), "http.port", "must be 0…65535 (0: off)")
+        do { try task.validate() } catch { throw ConfigError(key: "task", problem: error.description) }
+        try check(["sync", "async"].contains(rounds.mode), "rounds.mode", "must be sync or async")
+        try check(rounds.durationS > 0 && rounds.durationS.isFinite, "rounds.duration_s", "must be positive")
+        try check(rounds.minParticipants >= 1, "rounds.min_participants", "must be at least 1")
+        try check(rounds.maxRounds.map { $0 >= 1 } ?? true, "rounds.max_rounds", "must be at least 1")
+        do { try rounds.selection.validate() } catch {
+            throw ConfigError(key: "rounds.selection", problem: error.message)
+        }
+        try check(rounds.local.samples >= 1, "rounds.local.samples", "must be at least 1")
+        try check(rounds.local.proxMu >= 0 && rounds.local.proxMu.isFinite, "rounds.local.prox_mu", "must be ≥ 0")
+        try check(rounds.bufferSize >= 1, "rounds.buffer_size", "must be at least 1")
+        try check(rounds.maxStaleness >= 0, "rounds.max_staleness", "must be ≥ 0")
+        do { try strategy.validate() } catch { throw ConfigError(key: "strategy", problem: "\(error)") }
+        try check(limits.maxUpdateBytes >= 1_024, "limits.max_update_bytes", "must be at least 1024")
+        try check(limits.maxDevices >= 1, "limits.max_devices", "must be at least 1")
+        try check(
+            ["single", "shard", "root"].contains(hierarchy.role), "hierarchy.role", "must be single, shard or root")
+        if hierarchy.role == "shard" {
+            try check(hierarchy.shardId.map(Topics.isValidID) ?? false, "hierarchy.shard_id", "must be a valid id")
+        }
+        if hierarchy.role == "root" {
+            try check(
+                !hierarchy.shards.isEmpty && hierarchy.shards.allSatisfy(Topics.isValidID), "hierarchy.shards",
+                "must list the shard ids")
+            try check(
+                StrategyKind.mergeable.contains(strategy.kind), "strategy.kind",
+                "median and trimmed mean cannot be split across shards")
+        }
+        try check(hierarchy.graceS >= 0, "hierarchy.grace_s", "must be ≥ 0")
+    }
+}
+
+extension StrategyKind {
+    /// Strategies whose partial aggregates merge exactly (the mean family).
+    public static let mergeable: Set<StrategyKind> = [.fedAvg, .fedAvgM, .fedAdam, .fedYogi, .fedAdagrad]
+}
+
+/// A configuration problem, naming the key.
+public struct ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The key, dotted (`rounds.duration_s`).
+    public var key: String
+    /// What is wrong.
+    public var problem: String
+
+    /// Creates an error.
+    public init(key: String, problem: String) {
+        self.key = key
+        self.problem = problem
+    }
+
+    /// `key: problem`.
+    public var description: String { "\(key): \(problem)" }
+}

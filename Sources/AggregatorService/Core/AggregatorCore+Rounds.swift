@@ -1,0 +1,104 @@
+import Federation
+import Foundation
+import UpdateCodec
+
+extension AggregatorCore {
+    /// Carries out the round logic's decisions; returns what to publish.
+    func perform(_ actions: [RoundMachine.Action], now: Int64) throws(StoreError) -> [Outgoing] {
+        var out: [Outgoing] = []
+        var queue = actions[...]
+        while let action = queue.popFirst() {
+            switch action {
+            case .announce(let plan):
+                roundStarted = now
+                roundBytes = 0
+                roundRejected = [:]
+                metrics.round.record(Int(plan.round))
+                let config = machine.configuration
+                let announcement = RoundAnnouncement(
+                    task: spec.task, round: plan.round, specHash: spec.hash?.value ?? spec.contentHash,
+                    modelHash: plan.modelHash, mode: config.mode == .synchronous ? .sync : .async,
+                    deadlineMs: plan.deadline, selection: config.selection, devices: plan.devices,
+                    training: config.training)
+                logger.info(
+                    "round \(plan.round) announced: \(plan.devices.isEmpty ? "open to all" : "\(plan.devices.count) devices selected")"
+                )
+                out.append(Outgoing(topic: topics.round, payload: announcement.json, retain: true))
+            case .aggregate(let round, let participants):
+                let (messages, next) = try aggregate(round: round, participants: participants, now: now)
+                out += messages
+                queue += next
+            case .fail(let round, let accepted):
+                let result = RoundMetrics(
+                    task: spec.task, round: round, status: .failed,
+                    reason: "\(accepted.count) of \(config.rounds.minParticipants) required updates by the deadline",
+                    accepted: accepted, rejected: roundRejected, totalWeight: aggregator.totalWeight,
+                    modelHash: machine.modelHash, updateNorm: 0, modelNorm: norm(model), durationMs: now - roundStarted,
+                    bytesIn: roundBytes)
+                aggregator.reset()
+                seen.removeAll()
+                metrics.roundsFailed.increment()
+                logger.warning("round \(round) failed: \(result.reason ?? "")")
+                try store.finishRound(
+                    task: spec.task, round: round, status: "failed", participants: accepted,
+                    totalWeight: result.totalWeight, modelHash: "\(HexHash(machine.modelHash))", checkpoint: nil,
+                    metrics: result.json, machine: snapshotJSON, at: now)
+                lastMetrics = result
+                out.append(Outgoing(topic: topics.metrics, payload: result.json, retain: true))
+            case .finish:
+                finished = true
+                logger.info("task \(spec.task) finished after \(machine.completedRounds) rounds")
+            case .accept, .duplicate, .reject:
+                break  // handled where updates are received
+            }
+        }
+        return out
+    }
+
+    /// Applies the round's aggregate: new model, checkpoint, durable round record, then the messages.
+    func aggregate(round: UInt32, participants: [String], now: Int64) throws(StoreError)
+        -> (messages: [Outgoing], next: [RoundMachine.Action])
+    {
+        let started = ContinuousClock.now
+        var next = model
+        let report: AggregationReport
+        do { report = try aggregator.apply(to: &next, optimizer: &optimizer) } catch {
+            throw StoreError("aggregating round \(round): \(error)")
+        }
+        model = next
+        let hash = ModelHash.of(model)
+        let path = try checkpoints.write(Checkpoint(round: round, model: model, optimizer: optimizer), task: spec.task)
+        let followUp = machine.handle(.aggregated(round: round, modelHash: hash, now: now))
+        let result = RoundMetrics(
+            task: spec.task, round: round, status: .aggregated, accepted: participants, rejected: roundRejected,
+            totalWeight: report.totalWeight, modelHash: hash, updateNorm: report.updateNorm, modelNorm: norm(model),
+            durationMs: now - roundStarted, bytesIn: roundBytes)
+        try store.finishRound(
+            task: spec.task, round: round, status: "aggregated", participants: participants,
+            totalWeight: report.totalWeight, modelHash: "\(HexHash(hash))", checkpoint: path, metrics: result.json,
+            machine: snapshotJSON, at: now)
+        aggregator.reset()
+        seen.removeAll()
+        lastMetrics = result
+        metrics.roundsAggregated.increment()
+        metrics.modelNorm.record(result.modelNorm)
+        metrics.updateNorm.record(result.updateNorm)
+        metrics.aggregationTime.recordNanoseconds(
+            (ContinuousClock.now - started).components.seconds * 1_000_000_000
+                + (ContinuousClock.now - started).components.attoseconds / 1_000_000_000)
+        logger.info(
+            "round \(round) aggregated: \(participants.count) updates, weight \(report.totalWeight), ‖Δ‖ \(report.updateNorm), model \(HexHash(hash))"
+        )
+        let messages = [
+            try modelMessage(),
+            Outgoing(topic: topics.metrics, payload: result.json, retain: true),
+        ]
+        return (messages, followUp)
+    }
+
+    func norm(_ x: [Float]) -> Double {
+        var sum = 0.0
+        for v in x { sum += Double(v) * Double(v) }
+        return sum.squareRoot()
+    }
+}

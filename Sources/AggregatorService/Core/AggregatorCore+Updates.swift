@@ -1,0 +1,141 @@
+import Federation
+import Foundation
+import TributaryWire
+import UpdateCodec
+
+extension AggregatorCore {
+    /// Validates and stages one update message (acknowledged by the next ``commit(now:)``).
+    public func receive(update payload: UnsafeRawBufferPointer, topic: String, now: Int64) {
+        guard let device = topics.device(inUpdateTopic: topic), Topics.isValidID(device) else {
+            metrics.rejected("bad_topic")
+            logger.warning("update on unexpected topic \(topic)")
+            return
+        }
+        metrics.bytesIn.increment(by: payload.count)
+        guard payload.count <= config.limits.maxUpdateBytes else {
+            return reject(device: device, round: 0, reason: "too_large", now: now)
+        }
+        let decoded: DecodedUpdate
+        do {
+            decoded = try decoder.decode(payload, expectedTask: spec.task, expectedDimension: spec.dimension)
+        } catch {
+            let round = (try? decoder.header(payload))?.round ?? 0
+            logger.info("rejected an update from \(device): \(error)")
+            return reject(device: device, round: round, reason: error.code.name, now: now)
+        }
+        let header = decoded.header
+        guard header.type == .update else {
+            return reject(device: device, round: header.round, reason: "wrong_message_type", now: now)
+        }
+        guard header.device == device else {
+            return reject(device: device, round: header.round, reason: "device_mismatch", now: now)
+        }
+        let key = "\(header.round)/\(device)"
+        if seen.contains(key) || (try? store.hasUpdate(task: spec.task, round: header.round, device: device)) == true {
+            metrics.duplicates.increment()
+            stagedAcks.append(ack(device, header.round, .duplicate))
+            return
+        }
+        for action in machine.handle(
+            .update(device: device, round: header.round, baseModelHash: header.baseModelHash, now: now))
+        {
+            switch action {
+            case .accept(_, let round, let staleness):
+                do {
+                    try aggregator.add(
+                        ClientUpdate(
+                            device: device, indices: decoded.indices, values: decoded.values,
+                            weight: Double(header.sampleWeight), staleness: staleness))
+                } catch {
+                    // The codec validated it; an aggregator refusal is a bug worth a loud log, not a crash.
+                    logger.error("the aggregator refused a validated update from \(device): \(error)")
+                    reject(device: device, round: round, reason: "invalid_update", now: now)
+                    continue
+                }
+                seen.insert(key)
+                roundBytes += payload.count
+                stagedAccepted.append(
+                    StateStore.AcceptedUpdate(
+                        round: round, device: device, staleness: staleness, weight: Double(header.sampleWeight),
+                        payload: Array(payload), at: now))
+                stagedAcks.append(ack(device, round, .accepted))
+                metrics.accepted.increment()
+            case .duplicate(_, let round):
+                metrics.duplicates.increment()
+                stagedAcks.append(ack(device, round, .duplicate))
+            case .reject(_, let round, let reason):
+                reject(device: device, round: round, reason: reason.rawValue, now: now)
+            default:
+                deferred.append(action)
+            }
+        }
+    }
+
+    func reject(device: String, round: UInt32, reason: String, now: Int64) {
+        metrics.rejected(reason)
+        roundRejected[reason, default: 0] += 1
+        stagedRejected.append(StateStore.Rejection(round: round, device: device, reason: reason, at: now))
+        stagedAcks.append(ack(device, round, .rejected, reason: reason))
+    }
+
+    func ack(_ device: String, _ round: UInt32, _ status: UpdateAck.Status, reason: String? = nil) -> Outgoing {
+        Outgoing(
+            topic: topics.ack(device),
+            payload: UpdateAck(task: spec.task, round: round, device: device, status: status, reason: reason).json)
+    }
+
+    /// A device's status message.
+    public func receive(status payload: [UInt8], topic: String, now: Int64) -> [Outgoing] {
+        guard let device = topics.device(inStatusTopic: topic) else { return [] }
+        // An empty retained message clears a status: the device is gone.
+        let online: Bool
+        if payload.isEmpty {
+            online = false
+        } else {
+            guard let status = try? DeviceStatus.decode(payload), status.device == device else {
+                metrics.rejected("bad_status")
+                return []
+            }
+            online = status.isOnline
+        }
+        try? store.deviceStatus(device, status: online ? "online" : "offline", at: now)
+        let actions = machine.handle(online ? .deviceOnline(device, now: now) : .deviceOffline(device, now: now))
+        deferred += actions
+        return []
+    }
+
+    /// Whether a batch is staged.
+    public var hasStaged: Bool { !stagedAcks.isEmpty || !deferred.isEmpty }
+
+    /// Makes the staged batch durable (one transaction), then returns its acknowledgements and the results of the
+    /// round logic it triggered.
+    public func commit(now: Int64) throws(StoreError) -> [Outgoing] {
+        guard hasStaged else { return [] }
+        let started = ContinuousClock.now
+        try store.record(task: spec.task, accepted: stagedAccepted, rejected: stagedRejected, machine: snapshotJSON)
+        metrics.commitTime.recordNanoseconds(
+            Int64(
+                (ContinuousClock.now - started).components.attoseconds / 1_000_000_000
+                    + (ContinuousClock.now - started).components.seconds * 1_000_000_000))
+        var out = stagedAcks
+        stagedAccepted.removeAll(keepingCapacity: true)
+        stagedRejected.removeAll(keepingCapacity: true)
+        stagedAcks.removeAll(keepingCapacity: true)
+        let actions = deferred
+        deferred.removeAll()
+        out += try perform(actions, now: now)
+        metrics.participants.record(aggregator.count)
+        return out
+    }
+
+    /// Time passed: deadlines.
+    public func tick(now: Int64) throws(StoreError) -> [Outgoing] {
+        deferred += machine.handle(.tick(now: now))
+        return try commit(now: now)
+    }
+}
+
+extension WireError.Code {
+    /// The reason name used in metrics and acknowledgements (`bad_checksum`, …).
+    var name: String { "\(self)" }
+}

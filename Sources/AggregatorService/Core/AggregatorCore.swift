@@ -1,0 +1,165 @@
+public import Federation
+import Foundation
+public import Logging
+import OnlineLearning
+import UpdateCodec
+
+/// A message for the broker.
+public struct Outgoing: Sendable, Hashable {
+    /// Topic.
+    public var topic: String
+    /// Payload.
+    public var payload: [UInt8]
+    /// Retained.
+    public var retain: Bool
+
+    /// Creates a message (always QoS 1).
+    public init(topic: String, payload: [UInt8], retain: Bool = false) {
+        self.topic = topic
+        self.payload = payload
+        self.retain = retain
+    }
+}
+
+/// The aggregator without its transport: updates and statuses in, messages out, state durable in SQLite and
+/// checkpoint files. ``AggregatorService`` feeds it from MQTT; tests and `tributary-bench aggregate` feed it
+/// directly. Not thread-safe: one task drives it.
+///
+/// Updates are handled in batches: ``receive(update:topic:now:)`` validates and stages each one (folding accepted
+/// ones into the round's aggregate), ``commit(now:)`` makes the batch durable in one transaction and only then
+/// returns the acknowledgements, followed by whatever the round logic decided (aggregate, announce…).
+public final class AggregatorCore {
+    let config: AggregatorConfig
+    let spec: TaskSpec
+    let topics: Topics
+    let store: StateStore
+    let checkpoints: CheckpointStore
+    let logger: Logger
+    let metrics: AggregatorMetrics
+    var machine: RoundMachine
+    var aggregator: RoundAggregator
+    var model: [Float]
+    var optimizer: ServerOptimizerState
+    var decoder: UpdateDecoder
+    var encoder: UpdateEncoder
+    /// The batch being staged.
+    var stagedAccepted: [StateStore.AcceptedUpdate] = []
+    var stagedRejected: [StateStore.Rejection] = []
+    var stagedAcks: [Outgoing] = []
+    var deferred: [RoundMachine.Action] = []
+    /// (round, device) pairs staged or committed in the current round, for duplicates.
+    var seen: Set<String> = []
+    /// When the current round was announced (ms), and update bytes it received.
+    var roundStarted: Int64 = 0
+    var roundBytes = 0
+    var roundRejected: [String: Int] = [:]
+    /// The last metrics published.
+    public internal(set) var lastMetrics: RoundMetrics?
+    /// Whether `maxRounds` was reached.
+    public internal(set) var finished = false
+
+    /// Opens the state in `config.stateDir` and restores the task if it was served before.
+    public init(config: AggregatorConfig, metrics: AggregatorMetrics, logger: Logger) throws(StoreError) {
+        self.config = config
+        spec = config.task.hash == nil ? config.task.sealed() : config.task
+        topics = Topics(prefix: config.prefix, task: spec.task)
+        self.logger = logger
+        self.metrics = metrics
+        try makeDirectory(config.stateDir)
+        store = try StateStore(path: config.stateDir + "/aggregator.sqlite")
+        checkpoints = try CheckpointStore(directory: config.stateDir + "/checkpoints")
+        do {
+            decoder = try UpdateDecoder(maxDimension: Swift.max(1, spec.dimension))
+            encoder = try UpdateEncoder(level: spec.codec.zstdLevel)
+        } catch { throw StoreError("codec: \(error)") }
+        let dimension = spec.dimension
+        aggregator = RoundAggregator(config: config.strategy, dimension: dimension)
+        if let record = try store.task(spec.task) {
+            guard let stored = try? TaskSpec.decode(record.spec), stored.hash == spec.hash else {
+                throw StoreError(
+                    "\(config.stateDir) holds task '\(spec.task)' with another specification; use another state_dir or task id"
+                )
+            }
+            let checkpoint = try checkpoints.read(record.checkpoint ?? checkpoints.path(task: spec.task, round: 0))
+            model = checkpoint.model
+            optimizer = checkpoint.optimizer
+            let snapshot = record.machine.flatMap {
+                try? JSONDecoder().decode(RoundMachine.Snapshot.self, from: Data($0))
+            }
+            machine =
+                snapshot.map { RoundMachine(configuration: config.machineConfiguration, restoring: $0) }
+                ?? RoundMachine(
+                    configuration: config.machineConfiguration, round: record.modelRound,
+                    modelHash: ModelHash.of(model))
+            try rebuildAggregate()
+            logger.info(
+                "resuming task \(spec.task) at round \(machine.round) (\(machine.phase)), \(aggregator.count) updates pending"
+            )
+        } else {
+            model = spec.model.network.initialParameters(seed: spec.model.initSeed)
+            optimizer = ServerOptimizerState(dimension: 0)
+            machine = RoundMachine(configuration: config.machineConfiguration, round: 0, modelHash: ModelHash.of(model))
+            let path = try checkpoints.write(Checkpoint(round: 0, model: model, optimizer: optimizer), task: spec.task)
+            try store.saveTask(spec.task, spec: spec.json, machine: snapshotJSON, modelRound: 0, checkpoint: path)
+            logger.info("new task \(spec.task): \(dimension) parameters, \(config.strategy.kind.rawValue)")
+        }
+        for update in try store.pendingUpdates(task: spec.task) { seen.insert("\(update.round)/\(update.device)") }
+    }
+
+    var snapshotJSON: [UInt8] { Array((try? JSONEncoder().encode(machine.snapshot)) ?? Data()) }
+
+    /// Folds the durable, not yet aggregated updates back into the aggregate (after a restart).
+    func rebuildAggregate() throws(StoreError) {
+        aggregator.reset()
+        for pending in try store.pendingUpdates(task: spec.task) {
+            let decoded: DecodedUpdate
+            do { decoded = try pending.payload.withUnsafeBytes { try decoder.decode($0) } } catch {
+                throw StoreError("a stored update of \(pending.device) no longer decodes: \(error)")
+            }
+            do {
+                try aggregator.add(
+                    ClientUpdate(
+                        device: pending.device, indices: decoded.indices, values: decoded.values,
+                        weight: pending.weight,
+                        staleness: pending.staleness))
+            } catch {
+                throw StoreError("a stored update of \(pending.device) is invalid: \(error)")
+            }
+        }
+    }
+
+    /// The current round (model version).
+    public var round: UInt32 { machine.round }
+    /// The round machine's phase.
+    public var phase: RoundMachine.Phase { machine.phase }
+    /// The current global model.
+    public var parameters: [Float] { model }
+    /// Accepted updates in the current round (buffer).
+    public var pendingCount: Int { aggregator.count }
+    /// The task specification served.
+    public var task: TaskSpec { spec }
+
+    /// Starts (or resumes): the retained messages to (re)publish and the round to announce.
+    public func start(now: Int64) throws(StoreError) -> [Outgoing] {
+        let actions = machine.handle(.start(now: now))
+        var out = [
+            Outgoing(topic: topics.spec, payload: spec.json, retain: true),
+            try modelMessage(),
+        ]
+        if let last = try store.recentMetrics(task: spec.task, limit: 1).first {
+            out.append(Outgoing(topic: topics.metrics, payload: last, retain: true))
+            lastMetrics = try? RoundMetrics.decode(last)
+        }
+        out += try perform(actions, now: now)
+        try store.record(task: spec.task, accepted: [], rejected: [], machine: snapshotJSON)
+        return out
+    }
+
+    /// The retained model message; its round is the round that trains on it.
+    func modelMessage() throws(StoreError) -> Outgoing {
+        do {
+            let bytes = try encoder.encodeModel(task: spec.task, round: machine.round, parameters: model)
+            return Outgoing(topic: topics.model, payload: bytes, retain: true)
+        } catch { throw StoreError("encoding the model: \(error)") }
+    }
+}

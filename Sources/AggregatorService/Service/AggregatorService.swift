@@ -1,0 +1,162 @@
+import Federation
+import Foundation
+public import Logging
+import MQTT
+public import ServiceLifecycle
+import Synchronization
+
+/// `tributary-aggregator` as a service: connects to the broker, subscribes to the task's updates (through a
+/// shared subscription when sharded) and to device statuses, drives an ``AggregatorCore`` from one task, and
+/// serves `/metrics` and `/status`. On graceful shutdown (SIGTERM) it stops taking messages, commits and
+/// acknowledges what it holds, and exits; everything accepted is already durable, so a restart resumes the round.
+public final class AggregatorService: Service, Sendable {
+    let config: AggregatorConfig
+    let logger: Logger
+    /// The service's metrics.
+    public let metrics: AggregatorMetrics
+    let inbox = Inbox()
+    let statusJSON = Mutex<[UInt8]>(Array("{}".utf8))
+    let failure = Mutex<(any Error)?>(nil)
+    let listening = Mutex<Int?>(nil)
+
+    /// Creates the service; nothing happens until ``run()``.
+    public init(config: AggregatorConfig, logger: Logger, metrics: AggregatorMetrics = AggregatorMetrics()) {
+        self.config = config
+        self.logger = logger
+        self.metrics = metrics
+    }
+
+    /// The error that stopped the service, if one did.
+    public var error: (any Error)? { failure.withLock { $0 } }
+
+    /// Runs until shutdown or until `maxRounds` is reached.
+    public func run() async throws {
+        do {
+            try await serve()
+        } catch {
+            failure.withLock { $0 = error }
+            logger.critical("aggregator stopped: \(error)")
+            throw error
+        }
+    }
+
+    func serve() async throws {
+        let core = try AggregatorCore(config: config, metrics: metrics, logger: logger)
+        let topics = Topics(prefix: config.prefix, task: core.task.task)
+        var configuration = MQTTConfiguration(
+            host: config.broker.host, port: config.broker.port, clientID: config.broker.clientId, cleanSession: false)
+        configuration.credentials = config.broker.username.map {
+            MQTTCredentials(username: $0, password: ProcessInfo.processInfo.environment["TRIBUTARY_MQTT_PASSWORD"])
+        }
+        configuration.tls = config.broker.caFile.map { MQTTTLSConfiguration(caFile: $0) }
+        configuration.maxInFlight = 4_096
+        configuration.reconnect = MQTTReconnectPolicy(minDelay: .milliseconds(100), maxDelay: .seconds(5))
+        let client = try MQTTClient(configuration: configuration, logger: logger)
+        try await client.connect()
+        logger.info("connected to \(config.broker.host):\(config.broker.port) as \(config.broker.clientId)")
+        let inbox = self.inbox
+        let maxBytes = config.limits.maxUpdateBytes
+        let updates =
+            config.hierarchy.role == "shard" ? topics.sharedUpdates(group: config.hierarchy.group) : topics.updates
+        try await client.subscribe(updates, qos: .atLeastOnce) { topic, payload in
+            // Oversized messages are rejected without copying them whole.
+            let bytes = payload.count <= maxBytes ? Array(payload) : Array(payload.prefix(64))
+            inbox.put(.update(topic: String(cString: topic), payload: bytes))
+        }
+        try await client.subscribe(topics.deviceStatuses, qos: .atLeastOnce) { topic, payload in
+            inbox.put(.status(topic: String(cString: topic), payload: Array(payload.prefix(4_096))))
+        }
+
+        var out = try core.start(now: Self.now())
+        updateStatus(core, topics: topics)
+        try await publish(out, client)
+        let http = try startHTTP()
+        defer { http?.cancel() }
+
+        await withGracefulShutdownHandler {
+            do {
+                while !Task.isCancelled && !core.finished {
+                    let items = await inbox.take(timeout: .milliseconds(100))
+                    try await self.process(items, core: core, client: client)
+                    out = try core.tick(now: Self.now())
+                    try await self.publish(out, client)
+                    self.updateStatus(core, topics: topics)
+                }
+            } catch {
+                self.failure.withLock { $0 = error }
+            }
+        } onGracefulShutdown: {
+            inbox.close()
+        }
+        // Whatever arrived before the shutdown is committed and acknowledged.
+        if error == nil {
+            try await process(inbox.takeNow(max: .max) ?? [], core: core, client: client)
+        }
+        _ = await client.drain(timeout: .seconds(10))
+        await client.disconnect()
+        if let error { throw error }
+        logger.info("aggregator stopped at round \(core.round) (\(core.phase))")
+    }
+
+    func process(_ items: [Inbox.Item], core: AggregatorCore, client: MQTTClient) async throws {
+        guard !items.isEmpty else { return }
+        let now = Self.now()
+        for item in items {
+            switch item {
+            case .update(let topic, let payload):
+                payload.withUnsafeBytes { core.receive(update: $0, topic: topic, now: now) }
+            case .status(let topic, let payload):
+                _ = core.receive(status: payload, topic: topic, now: now)
+            case .partial, .round:
+                break
+            }
+        }
+        try await publish(try core.commit(now: now), client)
+    }
+
+    func publish(_ messages: [Outgoing], _ client: MQTTClient) async throws {
+        for message in messages {
+            try await client.publish(message.topic, payload: message.payload, qos: .atLeastOnce, retain: message.retain)
+            metrics.bytesOut.increment(by: message.payload.count)
+        }
+    }
+
+    func startHTTP() throws -> Task<Void, Never>? {
+        guard config.http.port != 0 else { return nil }
+        let server = try StatusServer(
+            host: config.http.host, port: config.http.port, metrics: metrics,
+            status: { [self] in self.statusJSON.withLock { $0 } })
+        logger.info("status and metrics on http://\(config.http.host):\(config.http.port)/status and /metrics")
+        let logger = self.logger
+        return Task {
+            do { try await server.run() } catch {
+                if !Task.isCancelled { logger.error("status endpoint stopped: \(error)") }
+            }
+        }
+    }
+
+    func updateStatus(_ core: AggregatorCore, topics: Topics) {
+        struct Status: Encodable {
+            var task: String
+            var round: UInt32
+            var phase: String
+            var pendingUpdates: Int
+            var strategy: String
+            var dimension: Int
+            var modelHash: String
+            var lastRound: RoundMetrics?
+        }
+        let status = Status(
+            task: core.task.task, round: core.round, phase: "\(core.phase)", pendingUpdates: core.pendingCount,
+            strategy: config.strategy.kind.rawValue, dimension: core.task.dimension,
+            modelHash: "\(HexHash(core.machine.modelHash))", lastRound: core.lastMetrics)
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+        let bytes = Array((try? encoder.encode(status)) ?? Data("{}".utf8))
+        statusJSON.withLock { $0 = bytes }
+    }
+
+    /// Milliseconds since the Unix epoch.
+    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000) }
+}

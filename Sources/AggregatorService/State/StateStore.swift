@@ -1,0 +1,320 @@
+import Foundation
+import GRDB
+
+/// The aggregator's durable state in SQLite (through GRDB): the task and its round machine, the device
+/// registry, rounds, accepted updates (with their payloads until their round is aggregated, so a restart
+/// rebuilds the aggregate exactly), rejections with reasons, and metrics history.
+///
+/// Commits are durable (WAL with `synchronous = FULL`): an update is acknowledged to its device only after the
+/// transaction that records it has committed.
+public final class StateStore: Sendable {
+    let queue: DatabaseQueue
+
+    /// Opens (creating and migrating) the database at `path`.
+    public init(path: String) throws(StoreError) {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            queue = try DatabaseQueue(path: path, configuration: configuration)
+            try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
+            try Self.migrator.migrate(queue)
+        } catch {
+            throw StoreError("cannot open the state database \(path): \(error)")
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE tasks (
+                        id TEXT PRIMARY KEY, spec BLOB NOT NULL, machine BLOB, model_round INTEGER NOT NULL DEFAULT 0,
+                        model_hash TEXT, checkpoint TEXT, optimizer_step INTEGER NOT NULL DEFAULT 0, updated_at INTEGER);
+                    CREATE TABLE devices (
+                        id TEXT PRIMARY KEY, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,
+                        status TEXT NOT NULL DEFAULT 'unknown', accepted INTEGER NOT NULL DEFAULT 0,
+                        rejected INTEGER NOT NULL DEFAULT 0, bytes_in INTEGER NOT NULL DEFAULT 0);
+                    CREATE TABLE rounds (
+                        task TEXT NOT NULL, round INTEGER NOT NULL, started_at INTEGER, deadline INTEGER,
+                        status TEXT NOT NULL, participants INTEGER NOT NULL DEFAULT 0, total_weight REAL NOT NULL DEFAULT 0,
+                        model_hash TEXT, checkpoint TEXT, finished_at INTEGER, PRIMARY KEY (task, round));
+                    CREATE TABLE updates (
+                        task TEXT NOT NULL, round INTEGER NOT NULL, device TEXT NOT NULL, staleness INTEGER NOT NULL,
+                        weight REAL NOT NULL, bytes INTEGER NOT NULL, accepted_at INTEGER NOT NULL,
+                        aggregated_in INTEGER, payload BLOB, PRIMARY KEY (task, round, device));
+                    CREATE INDEX updates_pending ON updates (task, aggregated_in);
+                    CREATE TABLE rejections (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT, task TEXT NOT NULL, round INTEGER NOT NULL,
+                        device TEXT NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL);
+                    CREATE TABLE metrics (
+                        task TEXT NOT NULL, round INTEGER NOT NULL, at INTEGER NOT NULL, json BLOB NOT NULL,
+                        PRIMARY KEY (task, round));
+                    """)
+        }
+        return migrator
+    }
+
+    /// What is stored about a task.
+    public struct TaskRecord: Sendable, Hashable {
+        /// The specification's JSON.
+        public var spec: [UInt8]
+        /// The round machine's snapshot (JSON).
+        public var machine: [UInt8]?
+        /// Round (version) of the current model.
+        public var modelRound: UInt32
+        /// The current model's checkpoint file.
+        public var checkpoint: String?
+    }
+
+    /// The task, if it was served before.
+    public func task(_ id: String) throws(StoreError) -> TaskRecord? {
+        try read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM tasks WHERE id = ?", arguments: [id]) else {
+                return nil
+            }
+            return TaskRecord(
+                spec: [UInt8](row["spec"] as Data), machine: (row["machine"] as Data?).map { [UInt8]($0) },
+                modelRound: UInt32(row["model_round"] as Int64), checkpoint: row["checkpoint"])
+        }
+    }
+
+    /// An accepted update to record.
+    public struct AcceptedUpdate: Sendable, Hashable {
+        /// Round (version) it was trained for.
+        public var round: UInt32
+        /// The device.
+        public var device: String
+        /// Versions behind the current model.
+        public var staleness: Int
+        /// Sample weight.
+        public var weight: Double
+        /// The message as received.
+        public var payload: [UInt8]
+        /// Arrival (ms since the epoch).
+        public var at: Int64
+
+        /// Creates a record.
+        public init(round: UInt32, device: String, staleness: Int, weight: Double, payload: [UInt8], at: Int64) {
+            self.round = round
+            self.device = device
+            self.staleness = staleness
+            self.weight = weight
+            self.payload = payload
+            self.at = at
+        }
+    }
+
+    /// A rejected update to record.
+    public struct Rejection: Sendable, Hashable {
+        /// Round it claimed.
+        public var round: UInt32
+        /// The device (from the topic).
+        public var device: String
+        /// The reason code.
+        public var reason: String
+        /// When (ms).
+        public var at: Int64
+
+        /// Creates a record.
+        public init(round: UInt32, device: String, reason: String, at: Int64) {
+            self.round = round
+            self.device = device
+            self.reason = reason
+            self.at = at
+        }
+    }
+
+    /// Records a batch of accepted and rejected updates and the machine's new snapshot in one transaction
+    /// (a group commit: one fsync for the batch).
+    public func record(
+        task: String, accepted: [AcceptedUpdate], rejected: [Rejection], machine: [UInt8]
+    ) throws(StoreError) {
+        try write { db in
+            for update in accepted {
+                try db.execute(
+                    sql: """
+                        INSERT OR IGNORE INTO updates (task, round, device, staleness, weight, bytes, accepted_at, payload)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        task, Int64(update.round), update.device, update.staleness, update.weight, update.payload.count,
+                        update.at, Data(update.payload),
+                    ])
+                try Self.touch(db, update.device, at: update.at, accepted: 1, rejected: 0, bytes: update.payload.count)
+            }
+            for rejection in rejected {
+                try db.execute(
+                    sql: "INSERT INTO rejections (task, round, device, reason, at) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [task, Int64(rejection.round), rejection.device, rejection.reason, rejection.at])
+                try Self.touch(db, rejection.device, at: rejection.at, accepted: 0, rejected: 1, bytes: 0)
+            }
+            try db.execute(
+                sql: "UPDATE tasks SET machine = ?, updated_at = ? WHERE id = ?",
+                arguments: [Data(machine), Int64(Date().timeIntervalSince1970 * 1_000), task])
+        }
+    }
+
+    static func touch(_ db: Database, _ device: String, at: Int64, accepted: Int, rejected: Int, bytes: Int) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO devices (id, first_seen, last_seen, accepted, rejected, bytes_in) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen, accepted = accepted + excluded.accepted,
+                    rejected = rejected + excluded.rejected, bytes_in = bytes_in + excluded.bytes_in
+                """,
+            arguments: [device, at, at, accepted, rejected, bytes])
+    }
+
+    /// Notes a device's status (online/offline).
+    public func deviceStatus(_ device: String, status: String, at: Int64) throws(StoreError) {
+        try write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO devices (id, first_seen, last_seen, status) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen, status = excluded.status
+                    """,
+                arguments: [device, at, at, status])
+        }
+    }
+
+    /// Whether an update of `device` for `round` was accepted before (resends are answered as duplicates).
+    public func hasUpdate(task: String, round: UInt32, device: String) throws(StoreError) -> Bool {
+        try read { db in
+            try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM updates WHERE task = ? AND round = ? AND device = ?",
+                arguments: [task, Int64(round), device]) ?? false
+        }
+    }
+
+    /// Accepted updates not yet aggregated, in arrival order (to rebuild the aggregate after a restart).
+    public func pendingUpdates(task: String) throws(StoreError) -> [AcceptedUpdate] {
+        try read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT round, device, staleness, weight, payload, accepted_at FROM updates
+                    WHERE task = ? AND aggregated_in IS NULL ORDER BY accepted_at, rowid
+                    """,
+                arguments: [task]
+            ).map { row in
+                AcceptedUpdate(
+                    round: UInt32(row["round"] as Int64), device: row["device"], staleness: row["staleness"],
+                    weight: row["weight"], payload: [UInt8]((row["payload"] as Data?) ?? Data()), at: row["accepted_at"]
+                )
+            }
+        }
+    }
+
+    /// Registers a task (first start) or updates its specification.
+    public func saveTask(_ id: String, spec: [UInt8], machine: [UInt8], modelRound: UInt32, checkpoint: String?)
+        throws(StoreError)
+    {
+        try write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO tasks (id, spec, machine, model_round, checkpoint, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (id) DO UPDATE SET spec = excluded.spec, machine = excluded.machine,
+                        model_round = excluded.model_round, checkpoint = excluded.checkpoint,
+                        updated_at = excluded.updated_at
+                    """,
+                arguments: [
+                    id, Data(spec), Data(machine), Int64(modelRound), checkpoint,
+                    Int64(Date().timeIntervalSince1970 * 1_000),
+                ])
+        }
+    }
+
+    /// Records a finished round in one transaction: its row, the metrics, the new checkpoint and machine
+    /// snapshot, and marks its updates aggregated (dropping their payloads).
+    public func finishRound(
+        task: String, round: UInt32, status: String, participants: [String], totalWeight: Double,
+        modelHash: String, checkpoint: String?, metrics: [UInt8], machine: [UInt8], at: Int64
+    ) throws(StoreError) {
+        try write { db in
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO rounds (task, round, status, participants, total_weight, model_hash, checkpoint,
+                        finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [task, Int64(round), status, participants.count, totalWeight, modelHash, checkpoint, at])
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO metrics (task, round, at, json) VALUES (?, ?, ?, ?)",
+                arguments: [task, Int64(round), at, Data(metrics)])
+            if status == "aggregated" {
+                try db.execute(
+                    sql:
+                        "UPDATE updates SET aggregated_in = ?, payload = NULL WHERE task = ? AND aggregated_in IS NULL",
+                    arguments: [Int64(round), task])
+                try db.execute(
+                    sql: "UPDATE tasks SET model_round = ?, model_hash = ?, checkpoint = ?, machine = ? WHERE id = ?",
+                    arguments: [Int64(round), modelHash, checkpoint, Data(machine), task])
+            } else {
+                // A failed round's updates do not carry over: they were trained for that round.
+                try db.execute(
+                    sql:
+                        "UPDATE updates SET aggregated_in = -1, payload = NULL WHERE task = ? AND aggregated_in IS NULL",
+                    arguments: [task])
+                try db.execute(sql: "UPDATE tasks SET machine = ? WHERE id = ?", arguments: [Data(machine), task])
+            }
+        }
+    }
+
+    /// The latest metrics messages, newest first.
+    public func recentMetrics(task: String, limit: Int = 10) throws(StoreError) -> [[UInt8]] {
+        try read { db in
+            try Data.fetchAll(
+                db, sql: "SELECT json FROM metrics WHERE task = ? ORDER BY round DESC LIMIT ?",
+                arguments: [task, limit]
+            ).map { [UInt8]($0) }
+        }
+    }
+
+    /// Device registry counts.
+    public struct DeviceCounts: Sendable, Hashable {
+        /// Devices known.
+        public var known: Int
+        /// Devices whose last status was online.
+        public var online: Int
+    }
+
+    /// How many devices are known and online.
+    public func deviceCounts() throws(StoreError) -> DeviceCounts {
+        try read { db in
+            let known = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM devices") ?? 0
+            let online = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM devices WHERE status = 'online'") ?? 0
+            return DeviceCounts(known: known, online: online)
+        }
+    }
+
+    /// Rejections by reason for a task.
+    public func rejectionCounts(task: String) throws(StoreError) -> [String: Int] {
+        try read { db in
+            var counts: [String: Int] = [:]
+            for row in try Row.fetchAll(
+                db, sql: "SELECT reason, COUNT(*) AS n FROM rejections WHERE task = ? GROUP BY reason",
+                arguments: [task])
+            {
+                counts[row["reason"]] = row["n"]
+            }
+            return counts
+        }
+    }
+
+    /// Accepted updates of a task, counted.
+    public func acceptedCount(task: String) throws(StoreError) -> Int {
+        try read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM updates WHERE task = ?", arguments: [task]) ?? 0
+        }
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        do { return try queue.read(body) } catch { throw StoreError("state database: \(error)") }
+    }
+
+    func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        do { return try queue.write(body) } catch { throw StoreError("state database: \(error)") }
+    }
+}

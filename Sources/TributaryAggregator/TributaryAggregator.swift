@@ -1,0 +1,84 @@
+import AggregatorService
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// `tributary-aggregator`: announces rounds, collects sparse updates, aggregates, publishes the global model.
+@main
+struct TributaryAggregator: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tributary-aggregator",
+        abstract: "Run federated rounds for one task over MQTT: announce, collect updates, aggregate, publish.",
+        discussion: """
+            Configuration: a YAML file (sample and every key documented in Configs/aggregator.yaml); any key can \
+            also come from the environment as TRIBUTARY_AGGREGATOR_<KEY PATH> (for example \
+            TRIBUTARY_AGGREGATOR_ROUNDS_DURATION_S=10); --broker and --state-dir override both. The broker \
+            password is read from TRIBUTARY_MQTT_PASSWORD.
+
+            State (SQLite and model checkpoints) lives in the state directory: a restarted aggregator resumes the \
+            round it was in. Status and Prometheus metrics: GET /status and /metrics on the http address \
+            (127.0.0.1:9464 by default). SIGTERM or SIGINT stop it after acknowledging what it holds.
+
+            Exit codes: 0 done (or stopped), 1 runtime failure (broker, disk), 64 bad configuration.
+            """)
+
+    @Option(help: "The YAML configuration file.")
+    var config: String
+
+    @Option(help: "Broker as HOST:PORT (overrides the file).")
+    var broker: String?
+
+    @Option(help: "State directory (overrides the file).")
+    var stateDir: String?
+
+    @Flag(help: "Validate the configuration, print it as JSON, and exit.")
+    var check = false
+
+    @Flag(help: "Log more.")
+    var verbose = false
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = verbose ? .debug : .info
+            return handler
+        }
+        let logger = Logger(label: "tributary.aggregator")
+        var settings: AggregatorConfig
+        do {
+            settings = try ConfigLoader.load(path: config)
+            if let broker {
+                let parts = broker.split(separator: ":")
+                guard parts.count == 2, let port = Int(parts[1]) else {
+                    throw ConfigError(key: "--broker", problem: "must be HOST:PORT, not '\(broker)'")
+                }
+                settings.broker.host = String(parts[0])
+                settings.broker.port = port
+            }
+            if let stateDir { settings.stateDir = stateDir }
+            try settings.validate()
+        } catch let error as ConfigError {
+            FileHandle.standardError.write(Data("tributary-aggregator: configuration: \(error)\n".utf8))
+            throw ExitCode(64)
+        }
+        if check {
+            let encoder = JSONEncoder()
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(settings), as: UTF8.self))
+            return
+        }
+        let service = AggregatorService(config: settings, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            FileHandle.standardError.write(Data("tributary-aggregator: \(service.error ?? error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}

@@ -197,6 +197,13 @@ let package = Package(
         .testTarget(
             name: "FederationTests", dependencies: ["Federation", "UpdateCodec", "OnlineLearning"],
             swiftSettings: strict),
+        .testTarget(
+            name: "AggregatorTests",
+            dependencies: [
+                "AggregatorService", "Federation", "UpdateCodec", "MQTT", "TributaryTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "TributaryTestSupport"], swiftSettings: strict),
     ]
 )

@@ -69,7 +69,7 @@ public final class AggregatorCore {
         store = try StateStore(path: config.stateDir + "/aggregator.sqlite")
         checkpoints = try CheckpointStore(directory: config.stateDir + "/checkpoints")
         do {
-            decoder = try UpdateDecoder(maxDimension: Swift.max(1, spec.dimension))
+            decoder = try UpdateDecoder()
             encoder = try UpdateEncoder(level: spec.codec.zstdLevel)
         } catch { throw StoreError("codec: \(error)") }
         let dimension = spec.dimension

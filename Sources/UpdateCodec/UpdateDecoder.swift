@@ -102,6 +102,16 @@ public struct UpdateDecoder: ~Copyable {
         Swift.max(10 * k, (dimension + 7) / 8, 4 * k) + ValueCodec.size(values, k: k)
     }
 
+    /// The round a message claims, read without checking anything else (not even its checksum): only for
+    /// addressing a rejection to the right round, never for deciding anything.
+    public static func claimedRound(_ bytes: UnsafeRawBufferPointer) -> UInt32? {
+        var r = ByteReader(bytes)
+        guard (try? r.read(UInt32.self)) == UpdateFormat.magic, (try? r.skip(5)) != nil,
+            let length = try? r.read(UInt8.self), (try? r.skip(Int(length))) != nil
+        else { return nil }
+        return try? r.read(UInt32.self)
+    }
+
     func identifier(_ r: inout ByteReader, _ what: StaticString, allowEmpty: Bool) throws(WireError) -> String {
         let length = Int(try r.read(UInt8.self, what))
         guard length <= UpdateFormat.maxIdentifierLength, allowEmpty || length > 0 else {

@@ -103,7 +103,9 @@ public struct AggregatorConfig: Codable, Sendable, Hashable {
             mode: rounds.mode == "async"
                 ? .buffered(bufferSize: rounds.bufferSize, maxStaleness: rounds.maxStaleness) : .synchronous,
             selection: rounds.selection, minParticipants: rounds.minParticipants,
-            roundMilliseconds: Int64((rounds.durationS * 1_000).rounded()), maxRounds: rounds.maxRounds,
+            roundMilliseconds: Int64(
+                ((rounds.durationS + (hierarchy.role == "root" ? hierarchy.graceS : 0)) * 1_000).rounded()),
+            maxRounds: rounds.maxRounds,
             training: rounds.local)
     }
 

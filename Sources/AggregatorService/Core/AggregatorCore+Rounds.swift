@@ -15,20 +15,34 @@ extension AggregatorCore {
                 roundRejected = [:]
                 metrics.round.record(Int(plan.round))
                 let config = machine.configuration
+                // The root's own deadline includes the grace for shards' last partials; devices get the real one.
+                let grace = role == "root" && plan.deadline > 0 ? Int64(self.config.hierarchy.graceS * 1_000) : 0
                 let announcement = RoundAnnouncement(
                     task: spec.task, round: plan.round, specHash: spec.hash?.value ?? spec.contentHash,
                     modelHash: plan.modelHash, mode: config.mode == .synchronous ? .sync : .async,
-                    deadlineMs: plan.deadline, selection: config.selection, devices: plan.devices,
+                    deadlineMs: plan.deadline - grace, selection: config.selection, devices: plan.devices,
                     training: config.training)
                 logger.info(
                     "round \(plan.round) announced: \(plan.devices.isEmpty ? "open to all" : "\(plan.devices.count) devices selected")"
                 )
                 out.append(Outgoing(topic: topics.round, payload: announcement.json, retain: true))
             case .aggregate(let round, let participants):
+                if role == "root" {
+                    // The root merges the shards' partials; after a restart it waits (up to the grace time) for
+                    // them to be published again.
+                    guard partialsCover(participants) else {
+                        rootPending = (round, participants, now + Int64(config.hierarchy.graceS * 1_000))
+                        continue
+                    }
+                    rootPending = nil
+                    try mergePartials()
+                    latestPartials = [:]
+                }
                 let (messages, next) = try aggregate(round: round, participants: participants, now: now)
                 out += messages
                 queue += next
             case .fail(let round, let accepted):
+                latestPartials = [:]
                 let result = RoundMetrics(
                     task: spec.task, round: round, status: .failed,
                     reason: "\(accepted.count) of \(config.rounds.minParticipants) required updates by the deadline",

@@ -4,41 +4,68 @@ import TributaryWire
 import UpdateCodec
 
 extension AggregatorCore {
-    /// Validates and stages one update message (acknowledged by the next ``commit(now:)``).
-    public func receive(update payload: UnsafeRawBufferPointer, topic: String, now: Int64) {
-        guard let device = topics.device(inUpdateTopic: topic), Topics.isValidID(device) else {
-            metrics.rejected("bad_topic")
-            logger.warning("update on unexpected topic \(topic)")
-            return
-        }
-        metrics.bytesIn.increment(by: payload.count)
+    /// Decodes and checks an update message against the task: a topic naming a valid device, the size limit,
+    /// the codec's checks, the type, and the device in the header matching the topic.
+    func validate(_ payload: UnsafeRawBufferPointer, topic: String) -> Validation {
+        guard let device = topics.device(inUpdateTopic: topic), Topics.isValidID(device) else { return .badTopic }
         guard payload.count <= config.limits.maxUpdateBytes else {
-            return reject(device: device, round: 0, reason: "too_large", now: now)
+            return .rejected(device: device, round: 0, reason: "too_large")
         }
         let decoded: DecodedUpdate
         do {
             decoded = try decoder.decode(payload, expectedTask: spec.task, expectedDimension: spec.dimension)
         } catch {
-            let round = (try? decoder.header(payload))?.round ?? 0
+            let round = UpdateDecoder.claimedRound(payload) ?? 0
             logger.info("rejected an update from \(device): \(error)")
-            return reject(device: device, round: round, reason: error.code.name, now: now)
+            return .rejected(device: device, round: round, reason: error.code.name)
+        }
+        guard decoded.header.type == .update else {
+            return .rejected(device: device, round: decoded.header.round, reason: "wrong_message_type")
+        }
+        guard decoded.header.device == device else {
+            return .rejected(device: device, round: decoded.header.round, reason: "device_mismatch")
+        }
+        return .valid(device: device, update: decoded)
+    }
+
+    /// What ``validate(_:topic:)`` found.
+    enum Validation {
+        case badTopic
+        case rejected(device: String, round: UInt32, reason: String)
+        case valid(device: String, update: DecodedUpdate)
+    }
+
+    /// Validates and stages one update message (acknowledged by the next ``commit(now:)``).
+    public func receive(update payload: UnsafeRawBufferPointer, topic: String, now: Int64) {
+        metrics.bytesIn.increment(by: payload.count)
+        let device: String
+        let decoded: DecodedUpdate
+        switch validate(payload, topic: topic) {
+        case .badTopic:
+            metrics.rejected("bad_topic")
+            logger.warning("update on unexpected topic \(topic)")
+            return
+        case .rejected(let who, let round, let reason):
+            return reject(device: who, round: round, reason: reason, now: now)
+        case .valid(let who, let update):
+            device = who
+            decoded = update
         }
         let header = decoded.header
-        guard header.type == .update else {
-            return reject(device: device, round: header.round, reason: "wrong_message_type", now: now)
-        }
-        guard header.device == device else {
-            return reject(device: device, round: header.round, reason: "device_mismatch", now: now)
-        }
         let key = "\(header.round)/\(device)"
         if seen.contains(key) || (try? store.hasUpdate(task: spec.task, round: header.round, device: device)) == true {
             metrics.duplicates.increment()
             stagedAcks.append(ack(device, header.round, .duplicate))
             return
         }
-        for action in machine.handle(
-            .update(device: device, round: header.round, baseModelHash: header.baseModelHash, now: now))
-        {
+        let actions: [RoundMachine.Action]
+        if role == "shard" {
+            actions = [shardDecision(device: device, header: header, now: now)]
+        } else {
+            actions = machine.handle(
+                .update(device: device, round: header.round, baseModelHash: header.baseModelHash, now: now))
+        }
+        for action in actions {
             switch action {
             case .accept(_, let round, let staleness):
                 do {
@@ -60,6 +87,7 @@ extension AggregatorCore {
                         payload: Array(payload), at: now))
                 stagedAcks.append(ack(device, round, .accepted))
                 metrics.accepted.increment()
+                partialDirty = true
             case .duplicate(_, let round):
                 metrics.duplicates.increment()
                 stagedAcks.append(ack(device, round, .duplicate))
@@ -128,9 +156,25 @@ extension AggregatorCore {
         return out
     }
 
-    /// Time passed: deadlines.
+    /// Time passed: deadlines, a shard's partials, a root's wait for partials.
     public func tick(now: Int64) throws(StoreError) -> [Outgoing] {
+        if role == "shard" { return try commit(now: now) + shardPartial(now: now) }
         deferred += machine.handle(.tick(now: now))
+        if let pending = rootPending, partialsCover(pending.participants) || now >= pending.notAfter {
+            let covered = Set(latestPartials.values.flatMap(\.devices))
+            let available = pending.participants.filter(covered.contains)
+            if available.isEmpty {
+                // No shard has republished: keep waiting rather than publish an empty round.
+                rootPending?.notAfter = now + Int64(config.hierarchy.graceS * 1_000)
+                logger.warning("round \(pending.round): no partials from the shards yet")
+            } else {
+                if available.count < pending.participants.count {
+                    logger.warning("round \(pending.round): aggregating without partials for some participants")
+                }
+                rootPending = nil
+                deferred.append(.aggregate(round: pending.round, participants: available))
+            }
+        }
         return try commit(now: now)
     }
 }

@@ -57,10 +57,23 @@ public final class AggregatorCore {
     public internal(set) var lastMetrics: RoundMetrics?
     /// Whether `maxRounds` was reached.
     public internal(set) var finished = false
+    /// Hierarchy role: single, shard or root.
+    let role: String
+    /// Shard: the root's round announcement being followed.
+    var following: RoundAnnouncement?
+    /// Shard: publication counter and timing of partials.
+    var partialSeq: UInt64 = 0
+    var lastPartialAt: Int64 = 0
+    var partialDirty = false
+    /// Root: the latest partial of each shard for the current round.
+    var latestPartials: [String: PartialMessage] = [:]
+    /// Root: an aggregation waiting for shards' partials (after a restart), and until when.
+    var rootPending: (round: UInt32, participants: [String], notAfter: Int64)?
 
     /// Opens the state in `config.stateDir` and restores the task if it was served before.
     public init(config: AggregatorConfig, metrics: AggregatorMetrics, logger: Logger) throws(StoreError) {
         self.config = config
+        role = config.hierarchy.role
         spec = config.task.hash == nil ? config.task.sealed() : config.task
         topics = Topics(prefix: config.prefix, task: spec.task)
         self.logger = logger
@@ -139,8 +152,10 @@ public final class AggregatorCore {
     /// The task specification served.
     public var task: TaskSpec { spec }
 
-    /// Starts (or resumes): the retained messages to (re)publish and the round to announce.
+    /// Starts (or resumes): the retained messages to (re)publish and the round to announce. A shard publishes
+    /// nothing: it follows the root's announcements.
     public func start(now: Int64) throws(StoreError) -> [Outgoing] {
+        if role == "shard" { return [] }
         let actions = machine.handle(.start(now: now))
         var out = [
             Outgoing(topic: topics.spec, payload: spec.json, retain: true),

@@ -56,15 +56,28 @@ public final class AggregatorService: Service, Sendable {
         logger.info("connected to \(config.broker.host):\(config.broker.port) as \(config.broker.clientId)")
         let inbox = self.inbox
         let maxBytes = config.limits.maxUpdateBytes
-        let updates =
-            config.hierarchy.role == "shard" ? topics.sharedUpdates(group: config.hierarchy.group) : topics.updates
-        try await client.subscribe(updates, qos: .atLeastOnce) { topic, payload in
-            // Oversized messages are rejected without copying them whole.
-            let bytes = payload.count <= maxBytes ? Array(payload) : Array(payload.prefix(64))
-            inbox.put(.update(topic: String(cString: topic), payload: bytes))
+        let role = config.hierarchy.role
+        if role != "root" {
+            let updates = role == "shard" ? topics.sharedUpdates(group: config.hierarchy.group) : topics.updates
+            try await client.subscribe(updates, qos: .atLeastOnce) { topic, payload in
+                // Oversized messages are rejected without copying them whole.
+                let bytes = payload.count <= maxBytes ? Array(payload) : Array(payload.prefix(64))
+                inbox.put(.update(topic: String(cString: topic), payload: bytes))
+            }
         }
-        try await client.subscribe(topics.deviceStatuses, qos: .atLeastOnce) { topic, payload in
-            inbox.put(.status(topic: String(cString: topic), payload: Array(payload.prefix(4_096))))
+        if role == "shard" {
+            try await client.subscribe(topics.round, qos: .atLeastOnce) { _, payload in
+                inbox.put(.round(payload: Array(payload.prefix(1 << 20))))
+            }
+        } else {
+            try await client.subscribe(topics.deviceStatuses, qos: .atLeastOnce) { topic, payload in
+                inbox.put(.status(topic: String(cString: topic), payload: Array(payload.prefix(4_096))))
+            }
+        }
+        if role == "root" {
+            try await client.subscribe(topics.partials, qos: .atLeastOnce) { topic, payload in
+                inbox.put(.partial(topic: String(cString: topic), payload: Array(payload)))
+            }
         }
 
         var out = try core.start(now: Self.now())
@@ -75,7 +88,7 @@ public final class AggregatorService: Service, Sendable {
 
         await withGracefulShutdownHandler {
             do {
-                while !Task.isCancelled && !core.finished {
+                while !Task.isCancelled && !core.finished && !inbox.isClosed {
                     let items = await inbox.take(timeout: .milliseconds(100))
                     try await self.process(items, core: core, client: client)
                     out = try core.tick(now: Self.now())
@@ -107,8 +120,10 @@ public final class AggregatorService: Service, Sendable {
                 payload.withUnsafeBytes { core.receive(update: $0, topic: topic, now: now) }
             case .status(let topic, let payload):
                 _ = core.receive(status: payload, topic: topic, now: now)
-            case .partial, .round:
-                break
+            case .partial(let topic, let payload):
+                core.receive(partial: payload, topic: topic, now: now)
+            case .round(let payload):
+                try await publish(try core.receive(round: payload, now: now), client)
             }
         }
         try await publish(try core.commit(now: now), client)

@@ -75,6 +75,9 @@ final class Inbox: Sendable {
         waiter?.resume()
     }
 
+    /// Whether ``close()`` was called.
+    var isClosed: Bool { state.withLock { $0.closed } }
+
     /// Items waiting.
     var count: Int { state.withLock { $0.items.count } }
 

@@ -262,6 +262,16 @@ public final class StateStore: Sendable {
         }
     }
 
+    /// Shard: marks the updates of rounds before `round` as forwarded to the root (their payloads dropped).
+    public func markForwarded(task: String, before round: UInt32) throws(StoreError) {
+        try write { db in
+            try db.execute(
+                sql:
+                    "UPDATE updates SET aggregated_in = round, payload = NULL WHERE task = ? AND aggregated_in IS NULL AND round < ?",
+                arguments: [task, Int64(round)])
+        }
+    }
+
     /// The latest metrics messages, newest first.
     public func recentMetrics(task: String, limit: Int = 10) throws(StoreError) -> [[UInt8]] {
         try read { db in

@@ -150,7 +150,7 @@ let package = Package(
             name: "TributaryBench",
             dependencies: [
                 "MQTT", "Zstd", "StreamCore", "OnlineLearning", "UpdateCodec", "Recording", "Replay", "Simulator",
-                "SimulatorCore", "TributaryTestSupport",
+                "SimulatorCore", "Federation", "AggregatorService", "TributaryTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -5,7 +5,7 @@ import Logging
 /// `tributary-bench CASE [--json]`: Tributary's benchmarks, each against its peers in the same run.
 @main
 struct TributaryBench: AsyncParsableCommand {
-    static let cases = ["mqtt", "ring", "summaries", "sketch", "learn", "codec", "replay"]
+    static let cases = ["mqtt", "ring", "summaries", "sketch", "learn", "codec", "replay", "aggregate"]
 
     static let configuration = CommandConfiguration(
         commandName: "tributary-bench",
@@ -65,6 +65,7 @@ struct TributaryBench: AsyncParsableCommand {
             case "learn": try LearnBenchmark.run(runs: runs, quick: quick, impl: impl, only: only, report: report)
             case "codec": try CodecBenchmark.run(runs: runs, quick: quick, only: only, report: report)
             case "replay": try await ReplayBenchmark.run(runs: runs, quick: quick, only: only, report: report)
+            case "aggregate": try await AggregateBenchmark.run(runs: runs, quick: quick, report: report)
             default: break
             }
         }

@@ -26,6 +26,7 @@ extension AggregatorCore {
                     "round \(plan.round) announced: \(plan.devices.isEmpty ? "open to all" : "\(plan.devices.count) devices selected")"
                 )
                 out.append(Outgoing(topic: topics.round, payload: announcement.json, retain: true))
+                try store.saveMachine(task: spec.task, machine: snapshotJSON)
             case .aggregate(let round, let participants):
                 if role == "root" {
                     // The root merges the shards' partials; after a restart it waits (up to the grace time) for
@@ -80,8 +81,10 @@ extension AggregatorCore {
             throw StoreError("aggregating round \(round): \(error)")
         }
         model = next
+        let applied = ContinuousClock.now
         let hash = ModelHash.of(model)
         let path = try checkpoints.write(Checkpoint(round: round, model: model, optimizer: optimizer), task: spec.task)
+        let checkpointed = ContinuousClock.now
         let followUp = machine.handle(.aggregated(round: round, modelHash: hash, now: now))
         let result = RoundMetrics(
             task: spec.task, round: round, status: .aggregated, accepted: participants, rejected: roundRejected,
@@ -91,6 +94,8 @@ extension AggregatorCore {
             task: spec.task, round: round, status: "aggregated", participants: participants,
             totalWeight: report.totalWeight, modelHash: "\(HexHash(hash))", checkpoint: path, metrics: result.json,
             machine: snapshotJSON, at: now)
+        let recorded = ContinuousClock.now
+        payloadsToPrune = true
         aggregator.reset()
         seen.removeAll()
         lastMetrics = result
@@ -107,6 +112,9 @@ extension AggregatorCore {
             try modelMessage(),
             Outgoing(topic: topics.metrics, payload: result.json, retain: true),
         ]
+        logger.debug(
+            "round \(round) timing: apply \(applied - started), checkpoint \(checkpointed - applied), record \(recorded - checkpointed), messages \(ContinuousClock.now - recorded)"
+        )
         return (messages, followUp)
     }
 

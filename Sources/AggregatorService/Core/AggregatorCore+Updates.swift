@@ -53,7 +53,12 @@ extension AggregatorCore {
         }
         let header = decoded.header
         let key = "\(header.round)/\(device)"
-        if seen.contains(key) || (try? store.hasUpdate(task: spec.task, round: header.round, device: device)) == true {
+        // The current round's accepted updates are all in `seen`; only resends for older rounds need the database.
+        let current = role == "shard" ? following?.round : machine.round
+        if seen.contains(key)
+            || (header.round != current
+                && (try? store.hasUpdate(task: spec.task, round: header.round, device: device)) == true)
+        {
             metrics.duplicates.increment()
             stagedAcks.append(ack(device, header.round, .duplicate))
             return
@@ -138,9 +143,11 @@ extension AggregatorCore {
     /// Makes the staged batch durable (one transaction), then returns its acknowledgements and the results of the
     /// round logic it triggered.
     public func commit(now: Int64) throws(StoreError) -> [Outgoing] {
+        lastCommitAccepted = 0
         guard hasStaged else { return [] }
         let started = ContinuousClock.now
-        try store.record(task: spec.task, accepted: stagedAccepted, rejected: stagedRejected, machine: snapshotJSON)
+        try store.record(task: spec.task, accepted: stagedAccepted, rejected: stagedRejected)
+        lastCommitAccepted = stagedAccepted.count
         metrics.commitTime.recordNanoseconds(
             Int64(
                 (ContinuousClock.now - started).components.attoseconds / 1_000_000_000

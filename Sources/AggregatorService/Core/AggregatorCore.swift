@@ -67,6 +67,10 @@ public final class AggregatorCore {
     var partialDirty = false
     /// Root: the latest partial of each shard for the current round.
     var latestPartials: [String: PartialMessage] = [:]
+    /// Updates the last ``commit(now:)`` made durable.
+    public internal(set) var lastCommitAccepted = 0
+    /// Aggregated payloads are waiting to be deleted.
+    var payloadsToPrune = true
     /// Root: an aggregation waiting for shards' partials (after a restart), and until when.
     var rootPending: (round: UInt32, participants: [String], notAfter: Int64)?
 
@@ -105,6 +109,8 @@ public final class AggregatorCore {
                     configuration: config.machineConfiguration, round: record.modelRound,
                     modelHash: ModelHash.of(model))
             try rebuildAggregate()
+            machine.restoreAccepted(
+                try store.pendingUpdates(task: spec.task).map { .init(device: $0.device, round: $0.round) })
             logger.info(
                 "resuming task \(spec.task) at round \(machine.round) (\(machine.phase)), \(aggregator.count) updates pending"
             )
@@ -119,7 +125,13 @@ public final class AggregatorCore {
         for update in try store.pendingUpdates(task: spec.task) { seen.insert("\(update.round)/\(update.device)") }
     }
 
-    var snapshotJSON: [UInt8] { Array((try? JSONEncoder().encode(machine.snapshot)) ?? Data()) }
+    /// The machine's snapshot without its accepted updates (those are the durable updates beyond the watermark):
+    /// small, and written only when rounds change.
+    var snapshotJSON: [UInt8] {
+        var snapshot = machine.snapshot
+        snapshot.accepted = []
+        return Array((try? JSONEncoder().encode(snapshot)) ?? Data())
+    }
 
     /// Folds the durable, not yet aggregated updates back into the aggregate (after a restart).
     func rebuildAggregate() throws(StoreError) {
@@ -166,8 +178,15 @@ public final class AggregatorCore {
             lastMetrics = try? RoundMetrics.decode(last)
         }
         out += try perform(actions, now: now)
-        try store.record(task: spec.task, accepted: [], rejected: [], machine: snapshotJSON)
+        try store.saveMachine(task: spec.task, machine: snapshotJSON)
         return out
+    }
+
+    /// Housekeeping for idle moments: frees the stored payloads of aggregated updates.
+    public func idle() {
+        guard payloadsToPrune else { return }
+        payloadsToPrune = false
+        do { try store.prunePayloads(task: spec.task) } catch { logger.warning("pruning payloads: \(error)") }
     }
 
     /// The retained model message; its round is the round that trains on it.

@@ -6,7 +6,9 @@ import GRDB
 /// rebuilds the aggregate exactly), rejections with reasons, and metrics history.
 ///
 /// Commits are durable (WAL with `synchronous = FULL`): an update is acknowledged to its device only after the
-/// transaction that records it has committed.
+/// transaction that records it has committed. Updates beyond the task's watermark are the ones not yet
+/// aggregated; their payloads live in `payloads` (same id) and are deleted by id range once aggregated, so
+/// finishing a round costs a few statements however many updates it had. One task per database.
 public final class StateStore: Sendable {
     let queue: DatabaseQueue
 
@@ -33,7 +35,7 @@ public final class StateStore: Sendable {
                 sql: """
                     CREATE TABLE tasks (
                         id TEXT PRIMARY KEY, spec BLOB NOT NULL, machine BLOB, model_round INTEGER NOT NULL DEFAULT 0,
-                        model_hash TEXT, checkpoint TEXT, optimizer_step INTEGER NOT NULL DEFAULT 0, updated_at INTEGER);
+                        model_hash TEXT, checkpoint TEXT, watermark INTEGER NOT NULL DEFAULT 0, updated_at INTEGER);
                     CREATE TABLE devices (
                         id TEXT PRIMARY KEY, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,
                         status TEXT NOT NULL DEFAULT 'unknown', accepted INTEGER NOT NULL DEFAULT 0,
@@ -43,10 +45,10 @@ public final class StateStore: Sendable {
                         status TEXT NOT NULL, participants INTEGER NOT NULL DEFAULT 0, total_weight REAL NOT NULL DEFAULT 0,
                         model_hash TEXT, checkpoint TEXT, finished_at INTEGER, PRIMARY KEY (task, round));
                     CREATE TABLE updates (
-                        task TEXT NOT NULL, round INTEGER NOT NULL, device TEXT NOT NULL, staleness INTEGER NOT NULL,
-                        weight REAL NOT NULL, bytes INTEGER NOT NULL, accepted_at INTEGER NOT NULL,
-                        aggregated_in INTEGER, payload BLOB, PRIMARY KEY (task, round, device));
-                    CREATE INDEX updates_pending ON updates (task, aggregated_in);
+                        id INTEGER PRIMARY KEY AUTOINCREMENT, task TEXT NOT NULL, round INTEGER NOT NULL,
+                        device TEXT NOT NULL, staleness INTEGER NOT NULL, weight REAL NOT NULL, bytes INTEGER NOT NULL,
+                        accepted_at INTEGER NOT NULL, UNIQUE (task, round, device));
+                    CREATE TABLE payloads (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
                     CREATE TABLE rejections (
                         id INTEGER PRIMARY KEY AUTOINCREMENT, task TEXT NOT NULL, round INTEGER NOT NULL,
                         device TEXT NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL);
@@ -128,30 +130,41 @@ public final class StateStore: Sendable {
         }
     }
 
-    /// Records a batch of accepted and rejected updates and the machine's new snapshot in one transaction
-    /// (a group commit: one fsync for the batch).
-    public func record(
-        task: String, accepted: [AcceptedUpdate], rejected: [Rejection], machine: [UInt8]
-    ) throws(StoreError) {
+    /// Records a batch of accepted and rejected updates in one transaction (a group commit: one fsync for the
+    /// batch). The device registry's counters for accepted updates are brought up to date when the round ends
+    /// (one statement instead of one per update).
+    public func record(task: String, accepted: [AcceptedUpdate], rejected: [Rejection]) throws(StoreError) {
         try write { db in
+            // Prepared once per connection (GRDB caches them): a batch of a thousand updates is a thousand binds,
+            // not a thousand parses.
+            let insert = try db.cachedStatement(
+                sql: """
+                    INSERT OR IGNORE INTO updates (task, round, device, staleness, weight, bytes, accepted_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """)
+            let insertPayload = try db.cachedStatement(sql: "INSERT INTO payloads (id, data) VALUES (?, ?)")
             for update in accepted {
-                try db.execute(
-                    sql: """
-                        INSERT OR IGNORE INTO updates (task, round, device, staleness, weight, bytes, accepted_at, payload)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        task, Int64(update.round), update.device, update.staleness, update.weight, update.payload.count,
-                        update.at, Data(update.payload),
-                    ])
-                try Self.touch(db, update.device, at: update.at, accepted: 1, rejected: 0, bytes: update.payload.count)
+                try insert.execute(arguments: [
+                    task, Int64(update.round), update.device, update.staleness, update.weight, update.payload.count,
+                    update.at,
+                ])
+                guard db.changesCount > 0 else { continue }
+                try insertPayload.execute(arguments: [db.lastInsertedRowID, Data(update.payload)])
             }
+            let reject = try db.cachedStatement(
+                sql: "INSERT INTO rejections (task, round, device, reason, at) VALUES (?, ?, ?, ?, ?)")
             for rejection in rejected {
-                try db.execute(
-                    sql: "INSERT INTO rejections (task, round, device, reason, at) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [task, Int64(rejection.round), rejection.device, rejection.reason, rejection.at])
+                try reject.execute(arguments: [
+                    task, Int64(rejection.round), rejection.device, rejection.reason, rejection.at,
+                ])
                 try Self.touch(db, rejection.device, at: rejection.at, accepted: 0, rejected: 1, bytes: 0)
             }
+        }
+    }
+
+    /// Saves the round machine's snapshot.
+    public func saveMachine(task: String, machine: [UInt8]) throws(StoreError) {
+        try write { db in
             try db.execute(
                 sql: "UPDATE tasks SET machine = ?, updated_at = ? WHERE id = ?",
                 arguments: [Data(machine), Int64(Date().timeIntervalSince1970 * 1_000), task])
@@ -159,13 +172,13 @@ public final class StateStore: Sendable {
     }
 
     static func touch(_ db: Database, _ device: String, at: Int64, accepted: Int, rejected: Int, bytes: Int) throws {
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO devices (id, first_seen, last_seen, accepted, rejected, bytes_in) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen, accepted = accepted + excluded.accepted,
                     rejected = rejected + excluded.rejected, bytes_in = bytes_in + excluded.bytes_in
-                """,
-            arguments: [device, at, at, accepted, rejected, bytes])
+                """
+        ).execute(arguments: [device, at, at, accepted, rejected, bytes])
     }
 
     /// Notes a device's status (online/offline).
@@ -195,15 +208,15 @@ public final class StateStore: Sendable {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT round, device, staleness, weight, payload, accepted_at FROM updates
-                    WHERE task = ? AND aggregated_in IS NULL ORDER BY accepted_at, rowid
+                    SELECT u.round, u.device, u.staleness, u.weight, p.data, u.accepted_at FROM updates u
+                    JOIN payloads p ON p.id = u.id
+                    WHERE u.task = ? AND u.id > (SELECT watermark FROM tasks WHERE id = ?) ORDER BY u.id
                     """,
-                arguments: [task]
+                arguments: [task, task]
             ).map { row in
                 AcceptedUpdate(
                     round: UInt32(row["round"] as Int64), device: row["device"], staleness: row["staleness"],
-                    weight: row["weight"], payload: [UInt8]((row["payload"] as Data?) ?? Data()), at: row["accepted_at"]
-                )
+                    weight: row["weight"], payload: [UInt8]((row["data"] as Data?) ?? Data()), at: row["accepted_at"])
             }
         }
     }
@@ -243,33 +256,53 @@ public final class StateStore: Sendable {
             try db.execute(
                 sql: "INSERT OR REPLACE INTO metrics (task, round, at, json) VALUES (?, ?, ?, ?)",
                 arguments: [task, Int64(round), at, Data(metrics)])
+            // Everything received so far was folded in (or, for a failed round, dropped): move the watermark.
+            try Self.advanceWatermark(db, task: task, through: nil)
             if status == "aggregated" {
-                try db.execute(
-                    sql:
-                        "UPDATE updates SET aggregated_in = ?, payload = NULL WHERE task = ? AND aggregated_in IS NULL",
-                    arguments: [Int64(round), task])
                 try db.execute(
                     sql: "UPDATE tasks SET model_round = ?, model_hash = ?, checkpoint = ?, machine = ? WHERE id = ?",
                     arguments: [Int64(round), modelHash, checkpoint, Data(machine), task])
             } else {
-                // A failed round's updates do not carry over: they were trained for that round.
-                try db.execute(
-                    sql:
-                        "UPDATE updates SET aggregated_in = -1, payload = NULL WHERE task = ? AND aggregated_in IS NULL",
-                    arguments: [task])
                 try db.execute(sql: "UPDATE tasks SET machine = ? WHERE id = ?", arguments: [Data(machine), task])
             }
         }
     }
 
-    /// Shard: marks the updates of rounds before `round` as forwarded to the root (their payloads dropped).
-    public func markForwarded(task: String, before round: UInt32) throws(StoreError) {
+    /// Moves the task's watermark to its newest update (or the newest of rounds before `round`).
+    static func advanceWatermark(_ db: Database, task: String, through round: UInt32?) throws {
+        let newest: Int64?
+        if let round {
+            newest = try Int64.fetchOne(
+                db, sql: "SELECT MAX(id) FROM updates WHERE task = ? AND round < ?", arguments: [task, Int64(round)])
+        } else {
+            newest = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM updates WHERE task = ?", arguments: [task])
+        }
+        guard let newest else { return }
+        // The registry's counters for the updates now behind the watermark, in one statement.
+        try db.execute(
+            sql: """
+                INSERT INTO devices (id, first_seen, last_seen, accepted, bytes_in)
+                SELECT device, MIN(accepted_at), MAX(accepted_at), COUNT(*), SUM(bytes) FROM updates
+                WHERE task = ? AND id > (SELECT watermark FROM tasks WHERE id = ?) AND id <= ? GROUP BY device
+                ON CONFLICT (id) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen),
+                    accepted = accepted + excluded.accepted, bytes_in = bytes_in + excluded.bytes_in
+                """,
+            arguments: [task, task, newest])
+        try db.execute(sql: "UPDATE tasks SET watermark = MAX(watermark, ?) WHERE id = ?", arguments: [newest, task])
+    }
+
+    /// Deletes the payloads of aggregated updates (behind the watermark). Not needed for correctness (they are
+    /// never read again), so the service runs it when idle rather than on a round's critical path.
+    public func prunePayloads(task: String) throws(StoreError) {
         try write { db in
             try db.execute(
-                sql:
-                    "UPDATE updates SET aggregated_in = round, payload = NULL WHERE task = ? AND aggregated_in IS NULL AND round < ?",
-                arguments: [task, Int64(round)])
+                sql: "DELETE FROM payloads WHERE id <= (SELECT watermark FROM tasks WHERE id = ?)", arguments: [task])
         }
+    }
+
+    /// Shard: marks the updates of rounds before `round` as forwarded to the root (their payloads dropped).
+    public func markForwarded(task: String, before round: UInt32) throws(StoreError) {
+        try write { db in try Self.advanceWatermark(db, task: task, through: round) }
     }
 
     /// The latest metrics messages, newest first.

@@ -154,8 +154,28 @@ public struct UpdateAck: Codable, Sendable, Hashable {
         self.reason = reason
     }
 
-    /// The JSON message.
-    public var json: [UInt8] { ControlJSON.encode(self) }
+    /// The JSON message (written directly: the aggregator sends one per update).
+    public var json: [UInt8] {
+        var text = "{\"device\":" + Self.quoted(device)
+        if let reason { text += ",\"reason\":" + Self.quoted(reason) }
+        text += ",\"round\":\(round),\"status\":\"\(status.rawValue)\",\"task\":" + Self.quoted(task) + ",\"v\":\(v)}"
+        return Array(text.utf8)
+    }
+
+    static func quoted(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
 
     /// Parses a message.
     public static func decode(_ bytes: some Collection<UInt8>) throws(ProtocolError) -> UpdateAck {

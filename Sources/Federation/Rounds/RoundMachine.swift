@@ -164,6 +164,11 @@ public struct RoundMachine: Sendable {
     public private(set) var expected: Set<String> = []
     /// Accepted `(device, round)` pairs of the round (buffered mode: of the buffer).
     public private(set) var accepted: [AcceptedUpdate] = []
+    /// The same, as a set, and the devices among them; and how many expected devices have not reported (kept
+    /// up to date so each update costs O(1), not O(participants)).
+    var acceptedKeys: Set<AcceptedUpdate> = []
+    var reported: Set<String> = []
+    var missingExpected = 0
     /// Devices online.
     public private(set) var online: Set<String> = []
     /// Current model hash first, then older versions' (buffered mode).
@@ -176,6 +181,12 @@ public struct RoundMachine: Sendable {
         public var device: String
         /// The round (version) it was trained for.
         public var round: UInt32
+
+        /// Creates a record.
+        public init(device: String, round: UInt32) {
+            self.device = device
+            self.round = round
+        }
     }
 
     /// A machine at round `round` (the next announcement is `round + 1`) with the model `modelHash`.
@@ -210,6 +221,39 @@ public struct RoundMachine: Sendable {
         modelHashes = s.modelHashes.isEmpty ? [0] : s.modelHashes
         online = Set(s.online)
         bufferStart = s.bufferStart
+        acceptedKeys = Set(accepted)
+        reported = Set(accepted.map(\.device))
+        missingExpected = expected.subtracting(reported).count
+    }
+
+    /// Sets the accepted updates of the current round (buffer) after a restart, from durable storage: snapshots
+    /// need not carry them.
+    public mutating func restoreAccepted(_ updates: [AcceptedUpdate]) {
+        clearAccepted()
+        for update in updates where !acceptedKeys.contains(update) { addAccepted(update) }
+    }
+
+    mutating func clearAccepted() {
+        accepted = []
+        acceptedKeys = []
+        reported = []
+        missingExpected = expected.count
+    }
+
+    mutating func addAccepted(_ update: AcceptedUpdate) {
+        accepted.append(update)
+        acceptedKeys.insert(update)
+        if reported.insert(update.device).inserted && expected.contains(update.device) { missingExpected -= 1 }
+    }
+
+    mutating func expect(_ device: String) {
+        if expected.insert(device).inserted && !reported.contains(device) { missingExpected += 1 }
+    }
+
+    mutating func unexpect(_ device: String) -> Bool {
+        guard expected.remove(device) != nil else { return false }
+        if !reported.contains(device) { missingExpected -= 1 }
+        return true
     }
 
     /// The state to persist.
@@ -250,14 +294,14 @@ public struct RoundMachine: Sendable {
             case .waiting: return startRound(now: now)
             // An open round expects every device online while it collects.
             case .collecting where selected.isEmpty && configuration.mode == .synchronous:
-                expected.insert(device)
+                expect(device)
                 return []
             default: return []
             }
         case .deviceOffline(let device, let now):
             online.remove(device)
             // A selected device that left will not report: stop waiting for it.
-            guard phase == .collecting, expected.remove(device) != nil else { return [] }
+            guard phase == .collecting, unexpect(device) else { return [] }
             return checkComplete(now: now)
         case .update(let device, let updateRound, let baseHash, let now):
             return receive(device: device, round: updateRound, baseHash: baseHash, now: now)
@@ -277,7 +321,7 @@ public struct RoundMachine: Sendable {
                 modelHashes = Array(([hash] + modelHashes).prefix(maxStaleness + 1))
                 round &+= 1
             }
-            accepted = []
+            clearAccepted()
             phase = .waiting
             if let max = configuration.maxRounds, completedRounds >= max {
                 phase = .finished
@@ -327,14 +371,14 @@ public struct RoundMachine: Sendable {
             deadline = now + configuration.roundMilliseconds
             selected = chosen
             expected = selected.isEmpty ? online : Set(selected)
-            accepted = []
+            clearAccepted()
             return [.announce(plan)]
         }
     }
 
     mutating func receive(device: String, round updateRound: UInt32, baseHash: UInt64, now: Int64) -> [Action] {
         online.insert(device)
-        if accepted.contains(AcceptedUpdate(device: device, round: updateRound)) {
+        if acceptedKeys.contains(AcceptedUpdate(device: device, round: updateRound)) {
             return [.duplicate(device: device, round: updateRound)]
         }
         switch configuration.mode {
@@ -351,8 +395,8 @@ public struct RoundMachine: Sendable {
             guard baseHash == modelHash else {
                 return [.reject(device: device, round: updateRound, reason: .staleModel)]
             }
-            accepted.append(AcceptedUpdate(device: device, round: updateRound))
-            expected.insert(device)
+            addAccepted(AcceptedUpdate(device: device, round: updateRound))
+            expect(device)
             return [.accept(device: device, round: updateRound, staleness: 0)] + checkComplete(now: now)
         case .buffered(let bufferSize, let maxStaleness):
             guard phase == .collecting else {
@@ -369,7 +413,7 @@ public struct RoundMachine: Sendable {
                 return [.reject(device: device, round: updateRound, reason: .staleModel)]
             }
             if accepted.isEmpty { bufferStart = now }
-            accepted.append(AcceptedUpdate(device: device, round: updateRound))
+            addAccepted(AcceptedUpdate(device: device, round: updateRound))
             var actions: [Action] = [.accept(device: device, round: updateRound, staleness: staleness)]
             if accepted.count >= bufferSize {
                 phase = .aggregating
@@ -382,8 +426,7 @@ public struct RoundMachine: Sendable {
     /// Synchronous: aggregate as soon as every expected device has reported.
     mutating func checkComplete(now: Int64) -> [Action] {
         guard phase == .collecting, case .synchronous = configuration.mode else { return [] }
-        let reported = Set(accepted.map(\.device))
-        guard !accepted.isEmpty, accepted.count >= configuration.minParticipants, expected.isSubset(of: reported)
+        guard !accepted.isEmpty, accepted.count >= configuration.minParticipants, missingExpected == 0
         else { return checkDeadline(now: now) }
         phase = .aggregating
         return [.aggregate(round: round, participants: participants)]
@@ -399,7 +442,7 @@ public struct RoundMachine: Sendable {
             }
             let failed = participants
             phase = .waiting
-            accepted = []
+            clearAccepted()
             return [.fail(round: round, accepted: failed)] + startRound(now: now)
         case .buffered:
             // A partly filled buffer is flushed after the round time if it holds enough updates.

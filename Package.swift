@@ -78,9 +78,11 @@ let package = Package(
 
         // MARK: Services
         .target(
+            name: "ServiceSupport", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strict),
+        .target(
             name: "AggregatorService",
             dependencies: [
-                "Federation", "UpdateCodec", "OnlineLearning", "MQTT", "Recording", "StreamCore",
+                "ServiceSupport", "Federation", "UpdateCodec", "OnlineLearning", "MQTT", "Recording", "StreamCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -125,7 +127,7 @@ let package = Package(
         .executableTarget(
             name: "TributaryAggregator",
             dependencies: [
-                "AggregatorService",
+                "AggregatorService", "ServiceSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,4 +1,5 @@
 import AggregatorService
+import ServiceSupport
 import ArgumentParser
 import Foundation
 import Logging

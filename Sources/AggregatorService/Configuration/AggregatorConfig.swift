@@ -1,4 +1,5 @@
 public import Federation
+public import ServiceSupport
 
 /// Everything `tributary-aggregator` is told, from `--config FILE` (YAML, documented in
 /// `Configs/aggregator.yaml`), environment variables, and flags, in that order of increasing priority.
@@ -155,21 +156,4 @@ public struct AggregatorConfig: Codable, Sendable, Hashable {
 extension StrategyKind {
     /// Strategies whose partial aggregates merge exactly (the mean family).
     public static let mergeable: Set<StrategyKind> = [.fedAvg, .fedAvgM, .fedAdam, .fedYogi, .fedAdagrad]
-}
-
-/// A configuration problem, naming the key.
-public struct ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// The key, dotted (`rounds.duration_s`).
-    public var key: String
-    /// What is wrong.
-    public var problem: String
-
-    /// Creates an error.
-    public init(key: String, problem: String) {
-        self.key = key
-        self.problem = problem
-    }
-
-    /// `key: problem`.
-    public var description: String { "\(key): \(problem)" }
 }

@@ -1,0 +1,145 @@
+import Foundation
+import Yams
+
+/// A configuration problem, naming the key.
+public struct ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The key, dotted (`rounds.duration_s`).
+    public var key: String
+    /// What is wrong.
+    public var problem: String
+
+    /// Creates an error.
+    public init(key: String, problem: String) {
+        self.key = key
+        self.problem = problem
+    }
+
+    /// `key: problem`.
+    public var description: String { "\(key): \(problem)" }
+}
+
+/// Service configuration files: YAML over defaults, then environment variables, decoded into a `Decodable`
+/// with snake_case keys; every failure names its key.
+///
+/// Environment variables are `PREFIX` + the key path in upper case joined by `_` (`TRIBUTARY_AGENT_BROKER_PORT`);
+/// since keys contain `_` themselves, the variable is matched against the list of known key paths.
+public struct YAMLConfiguration: Sendable {
+    /// Variables' prefix, such as `TRIBUTARY_AGGREGATOR_`.
+    public var environmentPrefix: String
+    /// Every key path the environment may set.
+    public var knownKeys: [[String]]
+
+    /// Creates a loader.
+    public init(environmentPrefix: String, knownKeys: [[String]]) {
+        self.environmentPrefix = environmentPrefix
+        self.knownKeys = knownKeys
+    }
+
+    /// Reads a file.
+    public static func read(_ path: String) throws(ConfigError) -> String {
+        do { return try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ConfigError(key: path, problem: "cannot read: \(error.localizedDescription)")
+        }
+    }
+
+    /// The defaults of an encodable value as a tree (to lay a file over).
+    public static func tree(of value: some Encodable) -> [String: Any] {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        guard let data = try? encoder.encode(value),
+            let tree = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        else { return [:] }
+        return tree
+    }
+
+    /// Decodes `yaml` laid over `defaults`, with `environment` applied.
+    public func decode<T: Decodable>(
+        _ type: T.Type, yaml: String, defaults: [String: Any], environment: [String: String], source: String
+    ) throws(ConfigError) -> T {
+        let parsed: Any?
+        do { parsed = try Yams.load(yaml: yaml) } catch {
+            throw ConfigError(key: source, problem: "not valid YAML: \(error)")
+        }
+        guard let given = (parsed ?? [String: Any]()) as? [String: Any] else {
+            throw ConfigError(key: source, problem: "must be a mapping of keys to values")
+        }
+        var root = Self.merge(defaults, given)
+        try applyEnvironment(&root, environment: environment)
+        let json: Data
+        do { json = try JSONSerialization.data(withJSONObject: root) } catch {
+            throw ConfigError(key: source, problem: "cannot be represented as JSON: \(error)")
+        }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        do { return try decoder.decode(T.self, from: json) } catch let DecodingError.keyNotFound(key, context) {
+            throw ConfigError(key: Self.path(context.codingPath + [key]), problem: "is required")
+        } catch let DecodingError.typeMismatch(type, context) {
+            throw ConfigError(key: Self.path(context.codingPath), problem: "must be \(Self.describe(type))")
+        } catch let DecodingError.valueNotFound(type, context) {
+            throw ConfigError(key: Self.path(context.codingPath), problem: "must be \(Self.describe(type)), not null")
+        } catch let DecodingError.dataCorrupted(context) {
+            throw ConfigError(key: Self.path(context.codingPath), problem: context.debugDescription)
+        } catch {
+            throw ConfigError(key: source, problem: "\(error)")
+        }
+    }
+
+    /// `overlay` on `base`, mappings merged key by key, anything else replaced.
+    public static func merge(_ base: [String: Any], _ overlay: [String: Any]) -> [String: Any] {
+        var result = base
+        for (key, value) in overlay {
+            if let inner = value as? [String: Any], let existing = result[key] as? [String: Any] {
+                result[key] = merge(existing, inner)
+            } else {
+                result[key] = value
+            }
+        }
+        return result
+    }
+
+    func applyEnvironment(_ root: inout [String: Any], environment: [String: String]) throws(ConfigError) {
+        for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix(environmentPrefix) {
+            let flat = name.dropFirst(environmentPrefix.count).lowercased()
+            guard let keyPath = knownKeys.first(where: { $0.joined(separator: "_") == flat }) else {
+                throw ConfigError(key: name, problem: "names no configuration key")
+            }
+            let parsed: Any
+            do { parsed = try Yams.load(yaml: value) ?? NSNull() } catch { parsed = value }
+            Self.set(&root, keyPath, parsed)
+        }
+    }
+
+    static func set(_ node: inout [String: Any], _ path: [String], _ value: Any) {
+        guard let first = path.first else { return }
+        if path.count == 1 {
+            node[first] = value
+            return
+        }
+        var child = node[first] as? [String: Any] ?? [:]
+        set(&child, Array(path.dropFirst()), value)
+        node[first] = child
+    }
+
+    static func path(_ codingPath: [any CodingKey]) -> String {
+        codingPath.map { key in key.intValue.map { "[\($0)]" } ?? snakeCase(key.stringValue) }
+            .joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+    }
+
+    static func snakeCase(_ key: String) -> String {
+        var result = ""
+        for c in key {
+            if c.isUppercase { result += "_" + c.lowercased() } else { result.append(c) }
+        }
+        return result
+    }
+
+    static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Int.Type, is UInt64.Type, is UInt32.Type: "a whole number"
+        case is Double.Type: "a number"
+        case is Bool.Type: "true or false"
+        default: "a \(type)"
+        }
+    }
+}

@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "Federation", targets: ["Federation"]),
         .executable(name: "tributary-replay", targets: ["TributaryReplay"]),
         .executable(name: "tributary-aggregator", targets: ["TributaryAggregator"]),
+        .executable(name: "tributary-agent", targets: ["TributaryAgent"]),
         .executable(name: "tributary-bench", targets: ["TributaryBench"]),
         .executable(name: "tributary-sim", targets: ["TributarySim"]),
         .executable(name: "tributary", targets: ["TributaryCLI"]),
@@ -93,6 +94,15 @@ let package = Package(
             ],
             swiftSettings: strict),
         .target(
+            name: "Agent",
+            dependencies: [
+                "ServiceSupport", "Federation", "UpdateCodec", "OnlineLearning", "StreamCore", "SensorFrames", "MQTT",
+                "Recording",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
+        .target(
             name: "Replay",
             dependencies: [
                 "Recording", "MQTT", "SensorFrames", "StreamCore", "SimulatorCore", "TributaryWire",
@@ -124,6 +134,15 @@ let package = Package(
             path: "Firmware-sim/Sources/TributarySim", swiftSettings: strict),
 
         // MARK: Executables
+        .executableTarget(
+            name: "TributaryAgent",
+            dependencies: [
+                "Agent", "ServiceSupport", "Federation", "Recording",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
         .executableTarget(
             name: "TributaryAggregator",
             dependencies: [

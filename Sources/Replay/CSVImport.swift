@@ -25,6 +25,9 @@ public struct CSVImport {
     /// A label for every frame, for data sets with one file per class: adds a label channel holding it
     /// (ignored when the file has a label column).
     public var constantLabel: String?
+    /// Label names in a fixed order (ids), so files of one data set agree on them; names met that are not listed
+    /// are added after.
+    public var labelNames: [String] = []
     /// Frames per chunk.
     public var chunkFrames = 8_192
     /// zstd level.
@@ -81,7 +84,8 @@ public struct CSVImport {
 
         // A first pass when the stream header needs to know the whole file: label names, automatic scales.
         var labelNames =
-            header.metadata["label_names"].map { $0.split(separator: ",").map { String($0.trimmingSpaces) } } ?? []
+            header.metadata["label_names"].map { $0.split(separator: ",").map { String($0.trimmingSpaces) } }
+            ?? self.labelNames
         var maxMagnitude = [Float](repeating: 0, count: header.channelColumns.count)
         if header.labelColumn != nil || storage == .int16Automatic {
             var known = Set(labelNames)

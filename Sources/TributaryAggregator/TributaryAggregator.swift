@@ -1,9 +1,9 @@
 import AggregatorService
-import ServiceSupport
 import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
+import ServiceSupport
 
 /// `tributary-aggregator`: announces rounds, collects sparse updates, aggregates, publishes the global model.
 @main

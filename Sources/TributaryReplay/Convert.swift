@@ -35,6 +35,9 @@ struct Convert: ParsableCommand {
     @Option(help: "A label for every frame (adds a label channel), for data sets with one file per class.")
     var label: String?
 
+    @Option(help: "Label names in id order, comma-separated, so files of one data set agree on label ids.")
+    var labelNames: String?
+
     @Option(help: "Store int16 × scale: 'auto', one scale, or one per channel (comma-separated).")
     var int16: String?
 
@@ -73,6 +76,7 @@ struct Convert: ParsableCommand {
                 options.rate = rate
                 options.compressionLevel = level
                 options.constantLabel = label
+                options.labelNames = labelNames.map { $0.split(separator: ",").map(String.init) } ?? []
                 for t in tag {
                     let parts = t.split(separator: "=", maxSplits: 1)
                     options.tags[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""

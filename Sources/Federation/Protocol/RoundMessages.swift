@@ -283,12 +283,20 @@ public struct DeviceStatus: Codable, Sendable, Hashable {
     public var state: String
     /// Agent version, when known.
     public var version: String?
+    /// The round of the global model the device holds.
+    public var round: UInt32?
+    /// Counters and accuracies the agent reports (windows, updates_sent, holdout_accuracy, …).
+    public var metrics: [String: Double]?
 
     /// Creates a status.
-    public init(device: String, state: String, version: String? = nil) {
+    public init(
+        device: String, state: String, version: String? = nil, round: UInt32? = nil, metrics: [String: Double]? = nil
+    ) {
         self.device = device
         self.state = state
         self.version = version
+        self.round = round
+        self.metrics = metrics
     }
 
     /// Whether the device says it is online.

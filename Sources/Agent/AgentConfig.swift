@@ -1,0 +1,121 @@
+import Foundation
+public import ServiceSupport
+
+/// Everything `tributary-agent` is told (YAML, documented in `Configs/agent.yaml`; environment variables
+/// `TRIBUTARY_AGENT_*`; flags). Windows, features, model and codec come from the task specification the
+/// aggregator publishes.
+public struct AgentConfig: Codable, Sendable, Hashable {
+    /// Where the broker is.
+    public struct Broker: Codable, Sendable, Hashable {
+        /// Host.
+        public var host = "127.0.0.1"
+        /// Port.
+        public var port = 1883
+        /// Username; the password comes from `TRIBUTARY_MQTT_PASSWORD`.
+        public var username: String?
+        /// CA certificate: connect with TLS and verify the broker.
+        public var caFile: String?
+    }
+
+    /// Where frames come from.
+    public struct Source: Codable, Sendable, Hashable {
+        /// `mqtt` (the device's sensor topic), `udp`, `stdin` (sensor frame batches, each preceded by its length
+        /// as a u32 little-endian), or `recording`.
+        public var kind = "mqtt"
+        /// Stream name (mqtt: `{p}/dev/{device}/sensor/{stream}`).
+        public var stream = "imu"
+        /// Channels per frame of the stream (label channel included).
+        public var channels = 7
+        /// udp: the port to listen on (127.0.0.1 unless `udp_host` says otherwise).
+        public var udpPort = 9_700
+        /// udp: the address to bind.
+        public var udpHost = "127.0.0.1"
+        /// recording: files played in order.
+        public var recordings: [String] = []
+        /// recording: playback speed (0: as fast as possible).
+        public var speed: Double = 1
+        /// recording: start over at the end.
+        public var loop = false
+    }
+
+    /// Device id.
+    public var deviceId = ""
+    /// The broker.
+    public var broker = Broker()
+    /// Topic prefix.
+    public var prefix = "tributary/v1"
+    /// Task to take part in (its specification comes from `{p}/fl/{task}/spec`).
+    public var task = "har"
+    /// State directory (model, residual, outbox).
+    public var stateDir = "state/agent"
+    /// The source.
+    public var source = Source()
+    /// Frames the ring holds.
+    public var ringFrames = 8_192
+    /// Every Nth window is held out for evaluation.
+    public var holdoutEvery = 5
+    /// Windows kept for round training.
+    public var bufferWindows = 2_000
+    /// Seconds between resends of an unacknowledged update.
+    public var resendS: Double = 3
+    /// Seconds between status (and summary) publications.
+    public var statusIntervalS: Double = 10
+    /// Largest sensor message accepted (bytes).
+    public var maxSensorBytes = 1 << 20
+
+    /// Defaults.
+    public init() {}
+
+    /// Checks every setting; the error names the key.
+    public func validate() throws(ConfigError) {
+        func check(_ condition: Bool, _ key: String, _ problem: String) throws(ConfigError) {
+            if !condition { throw ConfigError(key: key, problem: problem) }
+        }
+        try check(Self.isValidID(deviceId), "device_id", "must be 1-64 letters, digits, - _ . (set it, or --device-id)")
+        try check(
+            !broker.host.isEmpty && (1...65_535).contains(broker.port), "broker", "needs a host and a port 1…65535")
+        try check(Self.isValidID(task), "task", "must be a valid id")
+        try check(
+            ["mqtt", "udp", "stdin", "recording"].contains(source.kind), "source.kind",
+            "must be mqtt, udp, stdin or recording")
+        try check((1...1_024).contains(source.channels), "source.channels", "must be 1…1024")
+        try check(source.kind != "recording" || !source.recordings.isEmpty, "source.recordings", "lists no files")
+        try check(source.speed >= 0 && source.speed.isFinite, "source.speed", "must be ≥ 0 (0: as fast as possible)")
+        try check((1...65_535).contains(source.udpPort), "source.udp_port", "must be 1…65535")
+        try check(ringFrames >= 64, "ring_frames", "must be at least 64")
+        try check(holdoutEvery >= 0, "holdout_every", "must be ≥ 0 (0: no hold-out)")
+        try check(bufferWindows >= 1, "buffer_windows", "must be at least 1")
+        try check(resendS > 0, "resend_s", "must be positive")
+        try check(statusIntervalS > 0, "status_interval_s", "must be positive")
+    }
+
+    static func isValidID(_ id: String) -> Bool {
+        (1...64).contains(id.utf8.count)
+            && id.utf8.allSatisfy { c in
+                (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 45 || c == 95 || c == 46
+            }
+    }
+
+    /// Loads a YAML file over the defaults, with `TRIBUTARY_AGENT_*` environment overrides.
+    public static func load(path: String?) throws(ConfigError) -> AgentConfig {
+        try load(path: path, environment: ProcessInfo.processInfo.environment)
+    }
+
+    /// Loads with the given environment.
+    public static func load(path: String?, environment: [String: String]) throws(ConfigError) -> AgentConfig {
+        let loader = YAMLConfiguration(environmentPrefix: "TRIBUTARY_AGENT_", knownKeys: knownKeys)
+        let yaml = try path.map { (p: String) throws(ConfigError) -> String in try YAMLConfiguration.read(p) } ?? "{}"
+        return try loader.decode(
+            AgentConfig.self, yaml: yaml, defaults: YAMLConfiguration.tree(of: AgentConfig()), environment: environment,
+            source: path ?? "defaults")
+    }
+
+    static let knownKeys: [[String]] = [
+        ["device_id"], ["broker", "host"], ["broker", "port"], ["broker", "username"], ["broker", "ca_file"],
+        ["prefix"],
+        ["task"], ["state_dir"], ["source", "kind"], ["source", "stream"], ["source", "channels"],
+        ["source", "udp_port"], ["source", "udp_host"], ["source", "recordings"], ["source", "speed"],
+        ["source", "loop"], ["ring_frames"], ["holdout_every"], ["buffer_windows"], ["resend_s"],
+        ["status_interval_s"], ["max_sensor_bytes"],
+    ]
+}

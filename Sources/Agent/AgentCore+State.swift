@@ -1,0 +1,140 @@
+import Glibc
+import OnlineLearning
+public import TributaryWire
+
+extension AgentCore {
+    static let stateMagic: UInt32 = 0x5347_4154  // "TAGS"
+
+    /// The agent's state: which task and global model it holds, the learner (parameters, optimizer moments,
+    /// standardiser), the error-feedback residual, and the last round it sent. Layout: "TAGS", version 1, spec
+    /// hash (u64), global round (u32), global hash (u64), last sent round (u32), then length-prefixed (u32):
+    /// learner state, residual (f32s), global parameters (f32s); CRC32C.
+    public func savedState() -> [UInt8]? {
+        guard let spec, let learner, let feedback else { return nil }
+        var w = ByteWriter(capacity: 64 + 12 * globalParameters.count)
+        w.write(Self.stateMagic)
+        w.write(UInt8(1))
+        w.write(spec.hash?.value ?? 0)
+        w.write(globalRound)
+        w.write(globalHash)
+        w.write(lastSentRound)
+        let learnerState = learner.savedState()
+        w.write(UInt32(learnerState.count))
+        w.write(bytes: learnerState)
+        w.write(UInt32(feedback.residual.count))
+        feedback.residual.withUnsafeBufferPointer { w.write(floats: $0) }
+        w.write(UInt32(globalParameters.count))
+        globalParameters.withUnsafeBufferPointer { w.write(floats: $0) }
+        w.appendChecksum()
+        return w.bytes
+    }
+
+    /// Restores a saved state if it is for the task configured now; returns whether it did.
+    @discardableResult
+    public func restore(_ bytes: [UInt8]) throws(WireError) -> Bool {
+        guard let spec, var learner, var feedback else { return false }
+        let parsed = bytes.withUnsafeBytes { all in
+            Result { () throws(WireError) -> (UInt32, UInt64, UInt32, [UInt8], [Float], [Float])? in
+                guard all.count >= 4 else { throw WireError(.truncated, "agent state") }
+                let body = UnsafeRawBufferPointer(rebasing: all[..<(all.count - 4)])
+                let stored = UInt32(littleEndian: all.loadUnaligned(fromByteOffset: all.count - 4, as: UInt32.self))
+                guard CRC32C.checksum(body) == stored else { throw WireError(.badChecksum, "agent state") }
+                var r = ByteReader(body)
+                guard try r.read(UInt32.self, "magic") == Self.stateMagic else {
+                    throw WireError(.badMagic, "agent state")
+                }
+                guard try r.read(UInt8.self, "version") == 1 else {
+                    throw WireError(.unsupportedVersion, "agent state")
+                }
+                guard try r.read(UInt64.self, "spec hash") == spec.hash?.value else { return nil }
+                let round = try r.read(UInt32.self, "round")
+                let hash = try r.read(UInt64.self, "hash")
+                let sent = try r.read(UInt32.self, "sent")
+                let learnerBytes = Array(try r.readBytes(Int(try r.read(UInt32.self, "learner length")), "learner"))
+                func floats() throws(WireError) -> [Float] {
+                    let n = Int(try r.read(UInt32.self, "count"))
+                    let raw = try r.readBytes(4 * n, "floats")
+                    return (0..<n).map {
+                        Float(
+                            bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))
+                        )
+                    }
+                }
+                let residual = try floats()
+                let global = try floats()
+                try r.expectEnd("agent state")
+                return (round, hash, sent, learnerBytes, residual, global)
+            }
+        }
+        guard let (round, hash, sent, learnerBytes, residual, global) = try parsed.get() else { return false }
+        guard residual.count == feedback.dimension, global.count == feedback.dimension else {
+            throw WireError(.mismatch, "agent state of another model size")
+        }
+        let restored = learnerBytes.withUnsafeBytes { bytes in
+            Result { () throws(WireError) in try learner.restore(bytes) }
+        }
+        try restored.get()
+        feedback.restore(residual: residual, velocity: feedback.velocity)
+        globalRound = round
+        globalHash = hash
+        lastSentRound = sent
+        globalParameters = global
+        self.learner = learner
+        self.feedback = feedback
+        return true
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file, fsync, rename, fsync of the directory.
+func writeAtomically(_ bytes: [UInt8], to path: String) -> Bool {
+    let temporary = path + ".tmp"
+    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { return false }
+    var written = 0
+    while written < bytes.count {
+        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else {
+            close(fd)
+            return false
+        }
+        written += n
+    }
+    guard fsync(fd) == 0 else {
+        close(fd)
+        return false
+    }
+    close(fd)
+    guard rename(temporary, path) == 0 else { return false }
+    let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+    let dir = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY)
+    if dir >= 0 {
+        _ = fsync(dir)
+        close(dir)
+    }
+    return true
+}
+
+/// The whole content of a file, or nil.
+func readFile(_ path: String) -> [UInt8]? {
+    guard let file = fopen(path, "rb") else { return nil }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = fread(&buffer, 1, buffer.count, file)
+        if n == 0 { break }
+        bytes += buffer[0..<n]
+    }
+    return bytes
+}
+
+/// Creates a directory and its parents.
+func makeDirectories(_ path: String) -> Bool {
+    var partial = path.hasPrefix("/") ? "" : "."
+    for component in path.split(separator: "/") {
+        partial += "/" + component
+        if mkdir(partial, 0o755) != 0 && errno != EEXIST { return false }
+    }
+    return true
+}

@@ -1,0 +1,257 @@
+import Federation
+import Foundation
+public import Logging
+import MQTT
+import SensorFrames
+public import ServiceLifecycle
+import StreamCore
+import Synchronization
+
+/// `tributary-agent` as a service: sensor frames in (MQTT hot path, UDP, stdin or recordings), windows, an
+/// online model, and for each round that selects it an update (kept in an on-disk outbox and resent until the
+/// aggregator acknowledges it); status and summaries published; state saved atomically, so a restart resumes.
+public final class AgentService: Service, Sendable {
+    let config: AgentConfig
+    let logger: Logger
+    let control = Mutex<[(topic: String, payload: [UInt8])]>([])
+    let failure = Mutex<(any Error)?>(nil)
+
+    /// Creates the service.
+    public init(config: AgentConfig, logger: Logger) {
+        self.config = config
+        self.logger = logger
+    }
+
+    /// The error that stopped the service, if one did.
+    public var error: (any Error)? { failure.withLock { $0 } }
+
+    /// Runs until shutdown.
+    public func run() async throws {
+        do { try await serve() } catch {
+            failure.withLock { $0 = error }
+            logger.critical("agent stopped: \(error)")
+            throw error
+        }
+    }
+
+    /// The MQTT hot path's ring producer (used on the network thread only).
+    final class ProducerBox: @unchecked Sendable {
+        var producer: FrameRing.Producer
+        let ring: FrameRing
+        let rejected = Atomic<Int>(0)
+        init(_ ring: FrameRing) {
+            self.ring = ring
+            producer = ring.makeProducer()
+        }
+    }
+
+    func serve() async throws {
+        let device = config.deviceId
+        let topics = Topics(prefix: config.prefix, task: config.task)
+        guard makeDirectories(config.stateDir), let outbox = Outbox(directory: config.stateDir + "/outbox") else {
+            throw SourceError("cannot create the state directory \(config.stateDir)")
+        }
+        let statePath = config.stateDir + "/agent.state"
+        let core = try AgentCore(
+            device: device, channels: config.source.channels, ringFrames: config.ringFrames,
+            holdoutEvery: config.holdoutEvery, bufferCapacity: config.bufferWindows,
+            backpressure: config.source.kind == "recording")
+
+        var configuration = MQTTConfiguration(
+            host: config.broker.host, port: config.broker.port, clientID: "agent-\(device)", cleanSession: false)
+        configuration.credentials = config.broker.username.map {
+            MQTTCredentials(username: $0, password: ProcessInfo.processInfo.environment["TRIBUTARY_MQTT_PASSWORD"])
+        }
+        configuration.tls = config.broker.caFile.map { MQTTTLSConfiguration(caFile: $0) }
+        configuration.will = MQTTWill(
+            topic: topics.deviceStatus(device), payload: DeviceStatus(device: device, state: "offline").json,
+            qos: .atLeastOnce, retain: true)
+        configuration.maxInFlight = 256
+        configuration.reconnect = MQTTReconnectPolicy(minDelay: .milliseconds(100), maxDelay: .seconds(5))
+        let client = try MQTTClient(configuration: configuration, logger: logger)
+        // Keeps trying in the background: a device outlives its broker.
+        client.start()
+        for topic in [topics.spec, topics.round, topics.model, topics.ack(device)] {
+            try await client.subscribe(topic, qos: .atLeastOnce) { [self] topic, payload in
+                let copy = Array(payload.prefix(64 << 20))
+                self.control.withLock { $0.append((String(cString: topic), copy)) }
+            }
+        }
+
+        var source: FrameSource?
+        switch config.source.kind {
+        case "mqtt":
+            let box = ProducerBox(core.ring)
+            let maxBytes = config.maxSensorBytes
+            let logger = self.logger
+            try await client.subscribe(
+                "\(config.prefix)/dev/\(device)/sensor/\(config.source.stream)", qos: .atMostOnce
+            ) { _, payload in
+                do {
+                    _ = try SensorBatch.decode(payload, into: &box.producer, ring: box.ring, maxBytes: maxBytes)
+                } catch {
+                    if box.rejected.add(1, ordering: .relaxed).newValue <= 10 {
+                        logger.warning("rejected a sensor batch: \(error)")
+                    }
+                }
+            }
+        case "udp":
+            source = try FrameSource.udp(
+                host: config.source.udpHost, port: config.source.udpPort, ring: core.ring,
+                maxBytes: config.maxSensorBytes, logger: logger)
+        case "stdin":
+            source = FrameSource.standardInput(ring: core.ring, maxBytes: config.maxSensorBytes, logger: logger)
+        default:
+            source = try FrameSource.recordings(
+                config.source.recordings, speed: config.source.speed, loop: config.source.loop, ring: core.ring,
+                logger: logger)
+        }
+        logger.info(
+            "agent \(device) for task \(config.task), source \(config.source.kind), broker \(config.broker.host):\(config.broker.port)"
+        )
+
+        var state = LoopState()
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(20))
+                await self.step(
+                    core: core, client: client, topics: topics, outbox: outbox, statePath: statePath, state: &state)
+            }
+        } onGracefulShutdown: {
+        }
+        source?.cancel()
+        if let bytes = core.savedState() { _ = writeAtomically(bytes, to: statePath) }
+        try? await client.publishConfirmed(
+            topics.deviceStatus(device), payload: status(core, state: "offline"), qos: .atLeastOnce, retain: true)
+        await client.disconnect()
+        logger.info("agent \(device) stopped at round \(core.globalRound)")
+    }
+
+    /// What the loop remembers between steps.
+    struct LoopState {
+        var round: RoundAnnouncement?
+        var pending: [UInt32: (payload: [UInt8], sentAt: ContinuousClock.Instant?)] = [:]
+        var lastStatus = ContinuousClock.now - .seconds(3_600)
+        var restored = false
+        var wasConnected = false
+    }
+
+    func step(
+        core: AgentCore, client: MQTTClient, topics: Topics, outbox: Outbox, statePath: String, state: inout LoopState
+    ) async {
+        let now = ContinuousClock.now
+        let messages = control.withLock { queue in
+            defer { queue.removeAll() }
+            return queue
+        }
+        for message in messages {
+            switch message.topic {
+            case topics.spec:
+                guard let spec = try? TaskSpec.decode(message.payload), spec.task == config.task else {
+                    logger.warning("ignoring an invalid task specification")
+                    continue
+                }
+                do { try core.configure(spec) } catch {
+                    logger.error("cannot take part in task \(spec.task): \(error)")
+                    continue
+                }
+                if !state.restored, let saved = readFile(statePath) {
+                    state.restored = true
+                    if (try? core.restore(saved)) == true {
+                        logger.info("resumed from saved state: global round \(core.globalRound)")
+                    }
+                }
+                // Pending updates from before a restart leave first.
+                for round in outbox.rounds() where state.pending[round] == nil {
+                    if let payload = outbox.payload(round) { state.pending[round] = (payload, nil) }
+                }
+            case topics.model:
+                if let round = core.adopt(model: message.payload) {
+                    logger.info("adopted the global model for round \(round)")
+                    if let bytes = core.savedState() { _ = writeAtomically(bytes, to: statePath) }
+                }
+            case topics.round:
+                guard let announcement = try? RoundAnnouncement.decode(message.payload) else { continue }
+                state.round = announcement
+                // Updates for earlier rounds are useless now (synchronous rounds).
+                if announcement.mode == .sync {
+                    for round in state.pending.keys where round < announcement.round {
+                        state.pending[round] = nil
+                        outbox.remove(round)
+                    }
+                }
+            case topics.ack(core.device):
+                guard let ack = try? UpdateAck.decode(message.payload), ack.device == core.device else { continue }
+                if state.pending.removeValue(forKey: ack.round) != nil {
+                    outbox.remove(ack.round)
+                    if ack.status == .rejected {
+                        logger.warning("update for round \(ack.round) rejected: \(ack.reason ?? "")")
+                    }
+                }
+            default:
+                break
+            }
+        }
+        core.process()
+        if let round = state.round, state.pending[round.round] == nil {
+            do {
+                if let payload = try core.update(for: round) {
+                    _ = outbox.put(payload, round: round.round)
+                    state.pending[round.round] = (payload, nil)
+                    if let bytes = core.savedState() { _ = writeAtomically(bytes, to: statePath) }
+                    logger.info("round \(round.round): update of \(payload.count) bytes")
+                }
+            } catch {
+                logger.error("building the update for round \(round.round): \(error)")
+            }
+        }
+        // Send what waits; resend what is not acknowledged.
+        let resend = Duration.milliseconds(Int64(config.resendS * 1_000))
+        if client.isConnected {
+            for (round, entry) in state.pending.sorted(by: { $0.key < $1.key }) {
+                if let sentAt = entry.sentAt, now - sentAt < resend { continue }
+                do {
+                    try await client.publish(topics.update(core.device), payload: entry.payload, qos: .atLeastOnce)
+                    state.pending[round]?.sentAt = now
+                } catch {
+                    logger.warning("publishing the update for round \(round): \(error)")
+                }
+            }
+        }
+        if now - state.lastStatus >= .milliseconds(Int64(config.statusIntervalS * 1_000))
+            || (client.isConnected && !state.wasConnected)
+        {
+            state.lastStatus = now
+            try? await client.publish(
+                topics.deviceStatus(core.device), payload: status(core, state: "online"), qos: .atLeastOnce,
+                retain: true)
+        }
+        state.wasConnected = client.isConnected
+    }
+
+    func status(_ core: AgentCore, state: String) -> [UInt8] {
+        var metrics: [String: Double] = [
+            "frames": Double(core.counters.frames), "windows": Double(core.counters.windows),
+            "updates_sent": Double(core.counters.updates), "update_bytes": Double(core.counters.updateBytes),
+            "model_bytes": Double(core.counters.modelBytes), "buffered_windows": Double(core.bufferedWindows),
+        ]
+        if let accuracy = core.globalHoldoutAccuracy { metrics["holdout_accuracy"] = accuracy }
+        if let local = core.localAccuracy {
+            metrics["prequential_accuracy"] = local.prequential
+            metrics["local_holdout_accuracy"] = local.holdout
+        }
+        metrics["resident_mib"] = Double(residentBytes()) / 1_048_576
+        return DeviceStatus(
+            device: core.device, state: state, version: "tributary-agent 0.1", round: core.globalRound,
+            metrics: metrics
+        ).json
+    }
+}
+
+/// Resident set size of this process (from /proc/self/statm).
+func residentBytes() -> Int {
+    guard let text = readFile("/proc/self/statm"), let line = String(bytes: text, encoding: .utf8) else { return 0 }
+    let fields = line.split(separator: " ")
+    guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+}

@@ -214,13 +214,16 @@ def find_replay(explicit: Path | None) -> str:
 
 
 def write_recordings(rows, csv_dir: Path, out: Path, replay: str) -> None:
-    """One recording per CSV, through the same `convert` users run on their own data."""
+    """One recording per CSV, through the same `convert` users run on their own data. Every file gets the
+    same label ids (the exercise's index in the data set), so a model sees one class numbering."""
     out.mkdir(parents=True, exist_ok=True)
+    names = [name for _, name in sorted({(r["label"], r["label_name"]) for r in rows})]
     for row in rows:
         target = out / (Path(row["file"]).stem + ".trec")
         command = [replay, "convert", str(csv_dir / row["file"]), str(target),
                    "--device", f"s{row['subject']:02d}-{row['side']}", "--stream", "watch",
                    "--rate", f"{SAMPLE_RATE_HZ:g}", "--label", str(row["label_name"]),
+                   "--label-names", ",".join(names),
                    "--tag", f"subject={row['subject']}", "--tag", f"side={row['side']}",
                    "--tag", f"exercise={row['label_name']}", "--tag", "source=seglearn 1.2.5"]
         result = subprocess.run(command, capture_output=True, text=True)

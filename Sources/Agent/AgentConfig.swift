@@ -56,6 +56,8 @@ public struct AgentConfig: Codable, Sendable, Hashable {
     public var holdoutEvery = 5
     /// Windows kept for round training.
     public var bufferWindows = 2_000
+    /// Windows a device must hold before it contributes to a round.
+    public var minWindows = 20
     /// Seconds between resends of an unacknowledged update.
     public var resendS: Double = 3
     /// Seconds between status (and summary) publications.
@@ -85,6 +87,7 @@ public struct AgentConfig: Codable, Sendable, Hashable {
         try check(ringFrames >= 64, "ring_frames", "must be at least 64")
         try check(holdoutEvery >= 0, "holdout_every", "must be ≥ 0 (0: no hold-out)")
         try check(bufferWindows >= 1, "buffer_windows", "must be at least 1")
+        try check(minWindows >= 1 && minWindows <= bufferWindows, "min_windows", "must be 1…buffer_windows")
         try check(resendS > 0, "resend_s", "must be positive")
         try check(statusIntervalS > 0, "status_interval_s", "must be positive")
     }
@@ -115,7 +118,7 @@ public struct AgentConfig: Codable, Sendable, Hashable {
         ["prefix"],
         ["task"], ["state_dir"], ["source", "kind"], ["source", "stream"], ["source", "channels"],
         ["source", "udp_port"], ["source", "udp_host"], ["source", "recordings"], ["source", "speed"],
-        ["source", "loop"], ["ring_frames"], ["holdout_every"], ["buffer_windows"], ["resend_s"],
+        ["source", "loop"], ["ring_frames"], ["holdout_every"], ["buffer_windows"], ["min_windows"], ["resend_s"],
         ["status_interval_s"], ["max_sensor_bytes"],
     ]
 }

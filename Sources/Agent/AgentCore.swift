@@ -225,10 +225,13 @@ public final class AgentCore {
         learner.configuration = configuration
         learner.adoptGlobal(globalParameters, proximal: mu > 0)
         let samples = Swift.min(round.training.samples, Swift.max(buffer.count, 1) * 4)
-        // The most recent windows, oldest first, cycling when the round asks for more than are held.
-        let first = Swift.max(0, buffer.count - samples)
+        // Windows spread over the whole buffer (not only the latest: a stream is rarely shuffled), starting at a
+        // different place each round, cycling when the round asks for more than are held.
+        let offset = Int(round.round &* 7_919) % buffer.count
         for step in 0..<samples {
-            let i = (first + step) % buffer.count
+            let i =
+                (offset + step * buffer.count / Swift.max(1, Swift.min(samples, buffer.count)) + step / buffer.count)
+                % buffer.count
             buffer.window(i) { x, label in _ = learner.train(x, target: .label(label)) }
         }
         var delta = [Float](repeating: 0, count: globalParameters.count)

@@ -111,18 +111,24 @@ public final class AgentService: Service, Sendable {
         )
 
         var state = LoopState()
+        let stopping = Atomic<Bool>(false)
         await withGracefulShutdownHandler {
-            while !Task.isCancelled {
+            while !Task.isCancelled && !stopping.load(ordering: .acquiring) {
                 try? await Task.sleep(for: .milliseconds(20))
                 await self.step(
                     core: core, client: client, topics: topics, outbox: outbox, statePath: statePath, state: &state)
             }
         } onGracefulShutdown: {
+            stopping.store(true, ordering: .releasing)
         }
         source?.cancel()
         if let bytes = core.savedState() { _ = writeAtomically(bytes, to: statePath) }
-        try? await client.publishConfirmed(
-            topics.deviceStatus(device), payload: status(core, state: "offline"), qos: .atLeastOnce, retain: true)
+        // The offline status, if the broker is there to take it (a will covers the case it is not).
+        if client.isConnected {
+            try? await client.publish(
+                topics.deviceStatus(device), payload: status(core, state: "offline"), qos: .atLeastOnce, retain: true)
+            _ = await client.drain(timeout: .seconds(2))
+        }
         await client.disconnect()
         logger.info("agent \(device) stopped at round \(core.globalRound)")
     }
@@ -166,9 +172,12 @@ public final class AgentService: Service, Sendable {
                     if let payload = outbox.payload(round) { state.pending[round] = (payload, nil) }
                 }
             case topics.model:
-                if let round = core.adopt(model: message.payload) {
+                let before = core.globalHash
+                if let round = core.adopt(model: message.payload), core.globalHash != before {
                     logger.info("adopted the global model for round \(round)")
                     if let bytes = core.savedState() { _ = writeAtomically(bytes, to: statePath) }
+                    // Report the new model's hold-out accuracy now rather than at the next interval.
+                    state.lastStatus = now - .seconds(3_600)
                 }
             case topics.round:
                 guard let announcement = try? RoundAnnouncement.decode(message.payload) else { continue }
@@ -193,7 +202,7 @@ public final class AgentService: Service, Sendable {
             }
         }
         core.process()
-        if let round = state.round, state.pending[round.round] == nil {
+        if let round = state.round, state.pending[round.round] == nil, core.bufferedWindows >= config.minWindows {
             do {
                 if let payload = try core.update(for: round) {
                     _ = outbox.put(payload, round: round.round)
@@ -241,10 +250,11 @@ public final class AgentService: Service, Sendable {
             metrics["local_holdout_accuracy"] = local.holdout
         }
         metrics["resident_mib"] = Double(residentBytes()) / 1_048_576
-        return DeviceStatus(
+        var status = DeviceStatus(
             device: core.device, state: state, version: "tributary-agent 0.1", round: core.globalRound,
-            metrics: metrics
-        ).json
+            metrics: metrics)
+        status.modelHash = HexHash(core.globalHash)
+        return status.json
     }
 }
 

@@ -285,6 +285,8 @@ public struct DeviceStatus: Codable, Sendable, Hashable {
     public var version: String?
     /// The round of the global model the device holds.
     public var round: UInt32?
+    /// The hash of the global model the device holds.
+    public var modelHash: HexHash?
     /// Counters and accuracies the agent reports (windows, updates_sent, holdout_accuracy, …).
     public var metrics: [String: Double]?
 

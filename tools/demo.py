@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""The Tributary demo: a broker, an aggregator and one agent per device, running federated rounds on real
+sensor data, with a table of the rounds. Started by tools/demo (which installs and builds first).
+
+  tools/demo [--data seglearn|sim] [--devices N] [--rounds R] [--samples S] [--keep]
+
+seglearn: the seglearn smartwatch recordings (10 subjects doing 7 shoulder exercises), one device per subject,
+each agent reading its subject's recordings as fast as it can. sim: the firmware simulator's IMU devices at
+50 Hz over MQTT, labelled with their activity. Everything listens on loopback only and stops at the end
+(or on Ctrl-C). Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / ".build" / "release"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def say(message: str) -> None:
+    print(f"[demo] {message}", flush=True)
+
+
+class Processes:
+    """Children started by the demo, stopped (SIGTERM, then SIGKILL) in reverse order."""
+
+    def __init__(self) -> None:
+        self.children: list[tuple[str, subprocess.Popen]] = []
+
+    def start(self, name: str, args: list[str], log: Path, **kw) -> subprocess.Popen:
+        handle = open(log, "w")
+        child = subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT, **kw)
+        self.children.append((name, child))
+        return child
+
+    def stop_all(self) -> None:
+        # Newest first, each group waited for: agents before the aggregator, both before the broker.
+        for name, child in reversed(self.children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+                try:
+                    child.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    say(f"{name} did not stop in time; killing it")
+                    child.kill()
+
+
+def seglearn_recordings(work: Path) -> dict[str, list[str]]:
+    """Recordings per subject (converted once, cached under .demo/)."""
+    cache = ROOT / ".demo" / "seglearn"
+    if not (cache / "s01_left_e0_r0.trec").exists():
+        python = ROOT / "tools" / ".venv-tools" / "bin" / "python"
+        say("fetching the seglearn smartwatch data and converting it to recordings (once)")
+        subprocess.run([str(python), str(ROOT / "tools/datasets/fetch_seglearn.py"), "--recordings", str(cache),
+                        "--replay", str(BIN / "tributary-replay")], check=True, stdout=subprocess.DEVNULL)
+    subjects: dict[str, list[str]] = {}
+    for path in sorted(cache.glob("s*.trec")):
+        subjects.setdefault(path.name[:3], []).append(str(path))
+    return subjects
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", choices=["seglearn", "sim"], default="seglearn")
+    ap.add_argument("--devices", type=int, default=None, help="devices (seglearn: 1-10 subjects; default all)")
+    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--samples", type=int, default=200, help="windows each device trains on per round")
+    ap.add_argument("--strategy", default="fedavg", help="fedavg, fedadam, fedyogi, fedavgm, median, …")
+    ap.add_argument("--values", default="int8", help="update values: float32, float16, int8, ternary")
+    ap.add_argument("--k", type=float, default=0.1, help="share of parameters per update")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, state)")
+    args = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="tributary-demo-"))
+    processes = Processes()
+    stop = {"now": False}
+    signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    try:
+        return run(args, work, processes, stop)
+    finally:
+        processes.stop_all()
+        if args.keep:
+            say(f"logs and state kept in {work}")
+        else:
+            subprocess.run(["rm", "-rf", str(work)])
+
+
+def run(args, work: Path, processes: Processes, stop: dict) -> int:
+    broker_port, http_port = free_port(), free_port()
+    if args.data == "seglearn":
+        subjects = seglearn_recordings(work)
+        devices = sorted(subjects)[: args.devices or len(subjects)]
+        stream, classes, channels = "watch", 7, 7
+    else:
+        devices = [f"sim-{i + 1:04d}" for i in range(args.devices or 5)]
+        stream, classes, channels = "imu", 4, 7
+
+    # The broker: the development configuration (loopback only) on a free port.
+    conf = (ROOT / "Configs/mosquitto/dev.conf").read_text()
+    conf = conf.replace("listener 1883 127.0.0.1", f"listener {broker_port} 127.0.0.1")
+    conf = conf.replace("persistence_location /tmp/tributary-mosquitto/", f"persistence_location {work}/mosquitto/")
+    (work / "mosquitto").mkdir()
+    (work / "mosquitto.conf").write_text(conf)
+    processes.start("mosquitto", ["mosquitto", "-c", str(work / "mosquitto.conf")], work / "mosquitto.log")
+    for _ in range(100):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", broker_port)) == 0:
+                break
+        time.sleep(0.05)
+    say(f"mosquitto on 127.0.0.1:{broker_port}")
+
+    # The aggregator: a softmax over 6 channels × 6 window features.
+    (work / "aggregator.yaml").write_text(f"""
+broker: {{host: 127.0.0.1, port: {broker_port}}}
+state_dir: {work}/aggregator
+http: {{host: 127.0.0.1, port: {http_port}}}
+task:
+  task: har
+  model: {{head: softmax, inputs: 36, outputs: {classes}}}
+  data: {{stream: {stream}, channels: [0, 1, 2, 3, 4, 5], label_channel: 6, window_frames: 100, hop_frames: 50,
+          features: [mean, std, min, max, rms, zcr]}}
+  training: {{optimizer: adam, learning_rate: 0.01}}
+  codec: {{k_fraction: {args.k}, values: {args.values}}}
+rounds: {{duration_s: 60, min_participants: {len(devices)}, max_rounds: {args.rounds},
+          local: {{samples: {args.samples}}}}}
+strategy: {{kind: {args.strategy}}}
+""")
+    aggregator = processes.start(
+        "aggregator", [str(BIN / "tributary-aggregator"), "--config", str(work / "aggregator.yaml")],
+        work / "aggregator.log")
+    say(f"aggregator: task har, {args.strategy}, {args.rounds} rounds (status on http://127.0.0.1:{http_port}/status)")
+
+    # Watch the metrics and statuses (JSON on one line each).
+    watcher = subprocess.Popen(
+        ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker_port), "-F", "%t\t%p",
+         "-t", "tributary/v1/fl/har/metrics", "-t", "tributary/v1/dev/+/status"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    os.set_blocking(watcher.stdout.fileno(), False)
+    processes.children.append(("watcher", watcher))
+    # The binary model: only its length is wanted.
+    model_watcher = subprocess.Popen(
+        ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker_port), "-F", "model\t%l",
+         "-t", "tributary/v1/fl/har/model"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    os.set_blocking(model_watcher.stdout.fileno(), False)
+    processes.children.append(("model watcher", model_watcher))
+
+    # One agent per device.
+    for device in devices:
+        if args.data == "seglearn":
+            source = {"kind": "recording", "stream": stream, "channels": channels, "speed": 0,
+                      "recordings": subjects[device]}
+        else:
+            source = {"kind": "mqtt", "stream": stream, "channels": channels}
+        config = {"device_id": device, "broker": {"host": "127.0.0.1", "port": broker_port}, "task": "har",
+                  "state_dir": f"{work}/agent-{device}", "source": source, "status_interval_s": 1}
+        (work / f"agent-{device}.yaml").write_text(json.dumps(config))
+        processes.start(f"agent {device}", [str(BIN / "tributary-agent"), "--config", str(work / f"agent-{device}.yaml")],
+                        work / f"agent-{device}.log")
+    if args.data == "sim":
+        processes.start("simulator", [str(BIN / "tributary-sim"), "--broker", f"127.0.0.1:{broker_port}", "--devices",
+                                      str(len(devices)), "--rate", "50", "--labels", "--sensor", "imu"],
+                        work / "simulator.log")
+    say(f"{len(devices)} agents ({args.data}): {', '.join(devices)}")
+    print()
+    print(f"{'round':>5}  {'devices':>7}  {'hold-out acc':>12}  {'up (bytes)':>10}  {'down (bytes)':>12}  "
+          f"{'dense f32':>9}  {'round time':>10}", flush=True)
+
+    statuses: dict[str, dict] = {}
+    pending: list[dict] = []
+    model_bytes = 0
+    buffer = b""
+    printed = 0
+    started = time.time()
+    while not stop["now"] and printed < args.rounds:
+        if aggregator.poll() is not None and not pending:
+            say(f"the aggregator stopped (exit {aggregator.returncode}); see {work}/aggregator.log")
+            return 1
+        if time.time() - started > 600:
+            say("no progress for 10 minutes; stopping")
+            return 1
+        buffer += (watcher.stdout.read() or b"") + (model_watcher.stdout.read() or b"")
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            topic, _, payload = line.partition(b"\t")
+            topic = topic.decode(errors="replace")
+            if topic == "model":
+                model_bytes = int(payload or 0)
+                continue
+            try:
+                message = json.loads(payload)
+            except ValueError:
+                continue
+            if topic.endswith("/status"):
+                statuses[message.get("device", "")] = message
+            elif topic.endswith("/metrics") and message.get("status") == "aggregated":
+                pending.append(message)
+        # A round's row once every device reports the model it produced (or after 5 s).
+        while pending:
+            m = pending[0]
+            reported = [s for d, s in statuses.items() if d in devices and s.get("model_hash") == m["model_hash"]]
+            if len(reported) < len(devices) and time.time() - m.setdefault("_seen", time.time()) < 5:
+                break
+            pending.pop(0)
+            accuracies = [s["metrics"]["holdout_accuracy"] for s in reported
+                          if "holdout_accuracy" in s.get("metrics", {})]
+            accuracy = f"{sum(accuracies) / len(accuracies):.4f}" if accuracies else "-"
+            dimension = 36 * classes + classes
+            print(f"{m['round']:>5}  {len(m['accepted']):>7}  {accuracy:>12}  {m['bytes_in']:>10}  "
+                  f"{model_bytes * len(m['accepted']):>12}  {4 * dimension * len(m['accepted']):>9}  "
+                  f"{m['duration_ms'] / 1000:>9.2f}s", flush=True)
+            printed += 1
+            started = time.time()
+        time.sleep(0.05)
+    print()
+    rss = [s["metrics"].get("resident_mib", 0) for s in statuses.values() if "metrics" in s]
+    if rss:
+        say(f"agent resident memory: {min(rss):.1f}–{max(rss):.1f} MiB")
+    say("up: update bytes the aggregator received; down: the model message to each device; "
+        "dense f32: what shipping the model's parameters as float32 each way costs (Flower's representation)")
+    return 0 if printed >= args.rounds else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -121,7 +121,9 @@ public final class AgentCore {
     @discardableResult
     public func process() -> Int {
         guard let spec, var windower, var extractor, var learner, var evaluator else {
-            // No task yet: keep the ring from filling with stale frames.
+            // No task yet. A recording source waits on the full ring (its frames are kept for the task); a live
+            // source's stale frames are dropped so the task starts on fresh ones.
+            guard ring.policy == .dropOldest else { return 0 }
             let waiting = consumer.available()
             if waiting > 0 {
                 _ = consumer.acquire(waiting)

@@ -225,6 +225,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        .testTarget(
+            name: "AgentTests",
+            dependencies: [
+                "Agent", "Federation", "UpdateCodec", "StreamCore", "TributaryWire", "MQTT", "TributaryTestSupport",
+            ],
+            swiftSettings: strict),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "TributaryTestSupport"], swiftSettings: strict),
     ]
 )

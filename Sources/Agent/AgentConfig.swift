@@ -15,6 +15,10 @@ public struct AgentConfig: Codable, Sendable, Hashable {
         public var username: String?
         /// CA certificate: connect with TLS and verify the broker.
         public var caFile: String?
+        /// With TLS: this device's certificate, for brokers that require one.
+        public var certFile: String?
+        /// With TLS: the certificate's private key.
+        public var keyFile: String?
     }
 
     /// Where frames come from.
@@ -76,6 +80,9 @@ public struct AgentConfig: Codable, Sendable, Hashable {
         try check(Self.isValidID(deviceId), "device_id", "must be 1-64 letters, digits, - _ . (set it, or --device-id)")
         try check(
             !broker.host.isEmpty && (1...65_535).contains(broker.port), "broker", "needs a host and a port 1…65535")
+        try check(
+            (broker.certFile == nil) == (broker.keyFile == nil) && (broker.certFile == nil || broker.caFile != nil),
+            "broker.cert_file", "needs key_file and ca_file with it")
         try check(Self.isValidID(task), "task", "must be a valid id")
         try check(
             ["mqtt", "udp", "stdin", "recording"].contains(source.kind), "source.kind",
@@ -115,7 +122,7 @@ public struct AgentConfig: Codable, Sendable, Hashable {
 
     static let knownKeys: [[String]] = [
         ["device_id"], ["broker", "host"], ["broker", "port"], ["broker", "username"], ["broker", "ca_file"],
-        ["prefix"],
+        ["broker", "cert_file"], ["broker", "key_file"], ["prefix"],
         ["task"], ["state_dir"], ["source", "kind"], ["source", "stream"], ["source", "channels"],
         ["source", "udp_port"], ["source", "udp_host"], ["source", "recordings"], ["source", "speed"],
         ["source", "loop"], ["ring_frames"], ["holdout_every"], ["buffer_windows"], ["min_windows"], ["resend_s"],

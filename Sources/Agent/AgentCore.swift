@@ -42,6 +42,10 @@ public final class AgentCore {
     public private(set) var counters = Counters()
     /// Hold-out accuracy of the global model adopted last (on this device's held-out windows).
     public private(set) var globalHoldoutAccuracy: Double?
+    /// Streaming summary of the frames seen since ``takeSummary()`` (statistics, EWMA, quantile sketches).
+    var summary: StreamSummary
+    var summaryStart = Int64.max
+    var summaryEnd = Int64.min
 
     /// What the agent counted.
     public struct Counters: Sendable, Hashable, Codable {
@@ -73,6 +77,7 @@ public final class AgentCore {
         consumer = ring.makeConsumer()
         self.holdoutEvery = holdoutEvery
         self.bufferCapacity = bufferCapacity
+        summary = StreamSummary(channels: channels, ewmaAlpha: 0.01, sketchK: 64)
         encoder = try UpdateEncoder(level: 3)
         decoder = try UpdateDecoder()
     }
@@ -144,7 +149,10 @@ public final class AgentCore {
                 for (i, c) in selected.enumerated() { features[f * selected.count + i] = all[f * channels + c] }
             }
             made += 1
-            counters.frames += window.frames
+            // Frames new to this window: all of the first one's, then the hop's worth at its end.
+            let fresh = window.index == 0 ? window.frames : Swift.min(window.frames, spec.data.hopFrames)
+            counters.frames += fresh
+            summarize(window, last: fresh)
             // The label of a window: its last frame's label channel (a class index).
             var label = -1
             if let labelChannel = spec.data.labelChannel {
@@ -169,6 +177,34 @@ public final class AgentCore {
         self.learner = learner
         self.evaluator = evaluator
         return made
+    }
+
+    func summarize(_ window: Windower.Window, last count: Int) {
+        let channels = ring.channels
+        var skip = window.frames - count
+        for segment in [window.segments.0, window.segments.1] {
+            guard skip < segment.count else {
+                skip -= segment.count
+                continue
+            }
+            summary.add(
+                UnsafeBufferPointer(rebasing: segment.values[(skip * channels)...]), frames: segment.count - skip)
+            summaryStart = Swift.min(summaryStart, segment.timestamps[skip])
+            summaryEnd = Swift.max(summaryEnd, segment.timestamps[segment.count - 1] &+ 1)
+            skip = 0
+        }
+    }
+
+    /// The summary of the frames since the last call, as `{prefix}/dev/{device}/summary` JSON, and a fresh one
+    /// started; nil when no frame came.
+    public func takeSummary(stream: String) -> String? {
+        guard summary.stats.first.map({ $0.count > 0 }) == true else { return nil }
+        let json = summary.json(
+            SummaryContext(device: device, stream: stream, start: summaryStart, end: summaryEnd))
+        summary.reset()
+        summaryStart = .max
+        summaryEnd = .min
+        return json
     }
 
     /// Prequential and hold-out accuracy of the continuously trained local model so far.

@@ -62,7 +62,9 @@ public final class AgentService: Service, Sendable {
         configuration.credentials = config.broker.username.map {
             MQTTCredentials(username: $0, password: ProcessInfo.processInfo.environment["TRIBUTARY_MQTT_PASSWORD"])
         }
-        configuration.tls = config.broker.caFile.map { MQTTTLSConfiguration(caFile: $0) }
+        configuration.tls = config.broker.caFile.map {
+            MQTTTLSConfiguration(caFile: $0, certificateFile: config.broker.certFile, keyFile: config.broker.keyFile)
+        }
         configuration.will = MQTTWill(
             topic: topics.deviceStatus(device), payload: DeviceStatus(device: device, state: "offline").json,
             qos: .atLeastOnce, retain: true)
@@ -161,12 +163,13 @@ public final class AgentService: Service, Sendable {
                     logger.error("cannot take part in task \(spec.task): \(error)")
                     continue
                 }
+                // Once, at the first specification: a later one (the same, redelivered) must not roll back.
                 if !state.restored, let saved = readFile(statePath) {
-                    state.restored = true
                     if (try? core.restore(saved)) == true {
                         logger.info("resumed from saved state: global round \(core.globalRound)")
                     }
                 }
+                state.restored = true
                 // Pending updates from before a restart leave first.
                 for round in outbox.rounds() where state.pending[round] == nil {
                     if let payload = outbox.payload(round) { state.pending[round] = (payload, nil) }
@@ -234,6 +237,10 @@ public final class AgentService: Service, Sendable {
             try? await client.publish(
                 topics.deviceStatus(core.device), payload: status(core, state: "online"), qos: .atLeastOnce,
                 retain: true)
+            if client.isConnected, let summary = core.takeSummary(stream: config.source.stream) {
+                try? await client.publish(
+                    "\(config.prefix)/dev/\(core.device)/summary", payload: Array(summary.utf8), qos: .atMostOnce)
+            }
         }
         state.wasConnected = client.isConnected
     }

@@ -74,7 +74,11 @@ extension ClientCore {
             metadata: [
                 "broker": "\(configuration.host):\(configuration.port)", "session_present": "\(sessionPresent)",
             ])
-        if !sessionPresent { resubscribeAll() }
+        let unanswered = state.withLock { s -> Set<String> in
+            defer { s.renewOnConnect.removeAll() }
+            return s.renewOnConnect
+        }
+        resubscribe(sessionPresent ? { unanswered.contains($0) } : { _ in true })
         _ = resolveFirstConnect(.success(()))
         eventSink.yield(.connected(sessionPresent: sessionPresent))
     }
@@ -82,6 +86,16 @@ extension ClientCore {
     func handleDisconnect(rc: Int32) {
         isConnected.store(false, ordering: .sequentiallyConsistent)
         window.dropUnsentQoS0()
+        // A SUBSCRIBE without its answer may be lost with the connection: renew it on the next one, and let its
+        // caller go on (as for a subscription made while disconnected).
+        let unanswered = state.withLock { s -> [(mid: Int32, qos: MQTTQoS, caller: Bool)] in
+            defer { s.awaitingSubAck.removeAll() }
+            for entry in s.awaitingSubAck.values { s.renewOnConnect.insert(entry.filter) }
+            return s.awaitingSubAck.map { ($0.key, $0.value.qos, $0.value.caller) }
+        }
+        for entry in unanswered where entry.caller {
+            subscribeReplies.deliver([Int32(entry.qos.rawValue)], for: entry.mid)
+        }
         if rc == 0 {
             logger.debug("MQTT disconnected on request")
             eventSink.yield(.disconnected(nil))
@@ -93,7 +107,7 @@ extension ClientCore {
     }
 
     func handleSubscribe(mid: Int32, granted: [Int32]) {
-        let isInternal = state.withLock { $0.internalSubscribeIDs.remove(mid) != nil }
+        let isInternal = state.withLock { $0.awaitingSubAck.removeValue(forKey: mid).map { !$0.caller } ?? false }
         if isInternal {
             if granted.contains(where: { $0 >= 0x80 }) {
                 logger.info("MQTT broker refused a resubscription", metadata: ["granted": "\(granted)"])
@@ -103,14 +117,15 @@ extension ClientCore {
         subscribeReplies.deliver(granted, for: mid)
     }
 
-    /// A new session has no subscriptions: renew ours. Runs on the network thread.
-    private func resubscribeAll() {
+    /// Renews the subscriptions whose filter passes `renew`: all of them when the broker has no session for us,
+    /// the unanswered ones when it has. Runs on the network thread.
+    private func resubscribe(_ renew: (String) -> Bool) {
         let subscriptions = state.withLock { $0.subscriptions }
-        for subscription in subscriptions {
+        for subscription in subscriptions where renew(subscription.filter) {
             var mid: Int32 = 0
             let rc = mosquitto_subscribe_v5(handle, &mid, subscription.filter, subscription.qos.rawValue, 0, nil)
             if rc == MOSQ_ERR_SUCCESS.rawValue {
-                state.withLock { _ = $0.internalSubscribeIDs.insert(mid) }
+                state.withLock { $0.awaitingSubAck[mid] = (subscription.filter, subscription.qos, false) }
             } else {
                 logger.info(
                     "MQTT resubscription failed",

@@ -41,7 +41,12 @@ final class ClientCore: @unchecked Sendable {
         var firstConnectResult: Result<Void, MQTTError>?
         var threadRunning = false
         var threadExit: [CheckedContinuation<Void, Never>] = []
-        var internalSubscribeIDs: Set<Int32> = []
+        /// SUBSCRIBE packets sent and not yet answered: their filter, and whether a caller waits (false: our own
+        /// renewal). A connection lost before the answer may have lost the packet.
+        var awaitingSubAck: [Int32: (filter: String, qos: MQTTQoS, caller: Bool)] = [:]
+        /// Filters whose SUBSCRIBE went unanswered when the connection dropped: renewed on the next connection
+        /// even if the broker kept the session.
+        var renewOnConnect: Set<String> = []
     }
 
     let state = Mutex(State())

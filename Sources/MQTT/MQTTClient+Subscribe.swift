@@ -20,16 +20,23 @@ extension MQTTClient {
             s.hotPath.removeAll { $0.filter == matchFilter }
             if let hotPath { s.hotPath.append((matchFilter, hotPath)) }
         }
+        // Marked for the next connection first: if there is no connection yet (or it comes up meanwhile), the
+        // broker has not seen this subscription, and it is made on connection even if the broker kept our session.
+        core.state.withLock { _ = $0.renewOnConnect.insert(filter) }
         var mid: Int32 = 0
         let rc = mosquitto_subscribe_v5(core.handle, &mid, filter, qos.rawValue, 0, nil)
         if rc != MOSQ_ERR_SUCCESS.rawValue {
-            // Not connected: the subscription is remembered and made (or found in the resumed session) on
-            // connection.
             if rc == MOSQ_ERR_NO_CONN.rawValue { return qos }
             forget(filter)
             try mosquittoCall("mosquitto_subscribe_v5", rc)
         }
-        guard let granted = await core.subscribeReplies.wait(for: mid) else { throw .shutdown("subscribe") }
+        core.state.withLock {
+            $0.renewOnConnect.remove(filter)
+            $0.awaitingSubAck[mid] = (filter, qos, true)
+        }
+        let reply = await core.subscribeReplies.wait(for: mid)
+        core.state.withLock { _ = $0.awaitingSubAck.removeValue(forKey: mid) }
+        guard let granted = reply else { throw .shutdown("subscribe") }
         guard let first = granted.first, first < 0x80, let grantedQoS = MQTTQoS(rawValue: first) else {
             forget(filter)
             throw MQTTError(
@@ -52,6 +59,7 @@ extension MQTTClient {
         core.state.withLock { s in
             s.subscriptions.removeAll { $0.filter == filter }
             s.hotPath.removeAll { $0.filter == matchFilter }
+            s.renewOnConnect.remove(filter)
         }
     }
 

@@ -7,18 +7,7 @@ import TributaryTestSupport
 import UpdateCodec
 
 /// The `tributary-aggregator` binary, next to the test bundle.
-let aggregatorBinary: String = {
-    var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    for _ in 0..<4 {
-        let candidate = directory.appendingPathComponent("tributary-aggregator").path
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        directory = directory.deletingLastPathComponent()
-    }
-    var buffer = [CChar](repeating: 0, count: 4_096)
-    let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-    let exe = n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
-    return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("tributary-aggregator").path
-}()
+let aggregatorBinary = builtExecutable("tributary-aggregator")
 
 /// A YAML configuration for a test aggregator.
 func aggregatorYAML(

@@ -33,6 +33,32 @@ extension BrokerSuite {
             }
         }
 
+        @Test("subscribed before connecting, to a session the broker kept: the subscription is still made")
+        func subscribeBeforeResumedSession() async throws {
+            try await withBroker { broker in
+                let configuration = broker.clientConfiguration("resumed", cleanSession: false)
+                let first = try MQTTClient(configuration: configuration)
+                try await first.connect()
+                try await first.subscribe("t/old", qos: .atLeastOnce)
+                await first.disconnect()
+
+                let publisher = try await broker.connectedClient("pub")
+                try await publisher.publishConfirmed("t/new", payload: Array("retained".utf8), retain: true)
+
+                // The way a service starts: connect in the background, subscribe at once (before the CONNACK).
+                let second = try MQTTClient(configuration: configuration)
+                let collector = MessageCollector(second)
+                let events = EventRecorder(second)
+                second.start()
+                try await second.subscribe("t/new", qos: .atLeastOnce)
+                #expect(await eventually { events.events.contains(.connected(sessionPresent: true)) })
+                let received = await collector.wait(for: 1)
+                #expect(received.map(\.topic) == ["t/new"], "the retained message comes with the subscription")
+                await second.disconnect()
+                await publisher.disconnect()
+            }
+        }
+
         @Test("a persistent session receives the QoS 1 messages published while it was offline")
         func persistentSession() async throws {
             try await withBroker { broker in

@@ -109,7 +109,7 @@ extension AggregatorCore {
             "round \(round) aggregated: \(participants.count) updates, weight \(report.totalWeight), ‖Δ‖ \(report.updateNorm), model \(HexHash(hash))"
         )
         let messages = [
-            try modelMessage(),
+            try modelMessage(round: round + 1),
             Outgoing(topic: topics.metrics, payload: result.json, retain: true),
         ]
         logger.debug(

@@ -189,10 +189,11 @@ public final class AggregatorCore {
         do { try store.prunePayloads(task: spec.task) } catch { logger.warning("pruning payloads: \(error)") }
     }
 
-    /// The retained model message; its round is the round that trains on it.
-    func modelMessage() throws(StoreError) -> Outgoing {
+    /// The retained model message; its round is the round that trains on it (after round r: r + 1, even when no
+    /// round r + 1 follows).
+    func modelMessage(round: UInt32? = nil) throws(StoreError) -> Outgoing {
         do {
-            let bytes = try encoder.encodeModel(task: spec.task, round: machine.round, parameters: model)
+            let bytes = try encoder.encodeModel(task: spec.task, round: round ?? machine.round, parameters: model)
             return Outgoing(topic: topics.model, payload: bytes, retain: true)
         } catch { throw StoreError("encoding the model: \(error)") }
     }

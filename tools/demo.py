@@ -2,7 +2,7 @@
 """The Tributary demo: a broker, an aggregator and one agent per device, running federated rounds on real
 sensor data, with a table of the rounds. Started by tools/demo (which installs and builds first).
 
-  tools/demo [--data seglearn|sim] [--devices N] [--rounds R] [--samples S] [--keep]
+  tools/demo [--data seglearn|sim] [--devices N] [--rounds R] [--samples S] [--keep] [--json FILE]
 
 seglearn: the seglearn smartwatch recordings (10 subjects doing 7 shoulder exercises), one device per subject,
 each agent reading its subject's recordings as fast as it can. sim: the firmware simulator's IMU devices at
@@ -31,6 +31,26 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def agent_wire_bytes(port: int) -> tuple[int, int]:
+    """TCP payload bytes (sent, received) of every agent's connection to the broker, from the kernel (ss)."""
+    out = subprocess.run(["ss", "-tinpH", "state", "established", f"( dport = :{port} )"],
+                         capture_output=True, text=True).stdout
+    sent = received = 0
+    owner = ""
+    for line in out.splitlines():
+        if not line.startswith(("\t", " ")):
+            owner = line
+            continue
+        if '"tributary-agen' not in owner:
+            continue
+        for field in line.split():
+            if field.startswith("bytes_sent:"):
+                sent += int(field.split(":")[1])
+            elif field.startswith("bytes_received:"):
+                received += int(field.split(":")[1])
+    return sent, received
 
 
 def say(message: str) -> None:
@@ -85,6 +105,7 @@ def main() -> int:
     ap.add_argument("--values", default="int8", help="update values: float32, float16, int8, ternary")
     ap.add_argument("--k", type=float, default=0.1, help="share of parameters per update")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, state)")
+    ap.add_argument("--json", metavar="FILE", help="also write the rounds and the summary as JSON")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="tributary-demo-"))
@@ -169,7 +190,7 @@ strategy: {{kind: {args.strategy}}}
         else:
             source = {"kind": "mqtt", "stream": stream, "channels": channels}
         config = {"device_id": device, "broker": {"host": "127.0.0.1", "port": broker_port}, "task": "har",
-                  "state_dir": f"{work}/agent-{device}", "source": source, "status_interval_s": 1}
+                  "state_dir": f"{work}/agent-{device}", "source": source}
         (work / f"agent-{device}.yaml").write_text(json.dumps(config))
         processes.start(f"agent {device}", [str(BIN / "tributary-agent"), "--config", str(work / f"agent-{device}.yaml")],
                         work / f"agent-{device}.log")
@@ -180,9 +201,14 @@ strategy: {{kind: {args.strategy}}}
     say(f"{len(devices)} agents ({args.data}): {', '.join(devices)}")
     print()
     print(f"{'round':>5}  {'devices':>7}  {'hold-out acc':>12}  {'up (bytes)':>10}  {'down (bytes)':>12}  "
-          f"{'dense f32':>9}  {'round time':>10}", flush=True)
+          f"{'dense f32':>9}  {'round time':>10}  {'wire up/dev':>11}  {'wire down/dev':>13}", flush=True)
+    rows: list[dict] = []
+    wire = agent_wire_bytes(broker_port)
+    wire_start = (0, 0)  # the agents' connections are new: everything they exchanged counts
 
     statuses: dict[str, dict] = {}
+    resident: dict[str, float] = {}  # device → MiB, from the full (periodic) statuses
+    by_model: dict[str, dict[str, dict]] = {}  # model hash → device → the status reporting it
     pending: list[dict] = []
     model_bytes = 0
     buffer = b""
@@ -209,12 +235,15 @@ strategy: {{kind: {args.strategy}}}
                 continue
             if topic.endswith("/status"):
                 statuses[message.get("device", "")] = message
+                by_model.setdefault(message.get("model_hash"), {})[message.get("device", "")] = message
+                if "resident_mib" in message.get("metrics", {}):
+                    resident[message.get("device", "")] = message["metrics"]["resident_mib"]
             elif topic.endswith("/metrics") and message.get("status") == "aggregated":
                 pending.append(message)
         # A round's row once every device reports the model it produced (or after 5 s).
         while pending:
             m = pending[0]
-            reported = [s for d, s in statuses.items() if d in devices and s.get("model_hash") == m["model_hash"]]
+            reported = [s for d, s in by_model.get(m["model_hash"], {}).items() if d in devices]
             if len(reported) < len(devices) and time.time() - m.setdefault("_seen", time.time()) < 5:
                 break
             pending.pop(0)
@@ -222,18 +251,44 @@ strategy: {{kind: {args.strategy}}}
                           if "holdout_accuracy" in s.get("metrics", {})]
             accuracy = f"{sum(accuracies) / len(accuracies):.4f}" if accuracies else "-"
             dimension = 36 * classes + classes
+            now_wire = agent_wire_bytes(broker_port)
+            up, down = now_wire[0] - wire[0], now_wire[1] - wire[1]
+            wire = now_wire
+            n = max(1, len(devices))
             print(f"{m['round']:>5}  {len(m['accepted']):>7}  {accuracy:>12}  {m['bytes_in']:>10}  "
                   f"{model_bytes * len(m['accepted']):>12}  {4 * dimension * len(m['accepted']):>9}  "
-                  f"{m['duration_ms'] / 1000:>9.2f}s", flush=True)
+                  f"{m['duration_ms'] / 1000:>9.2f}s  {up / n:>11.0f}  {down / n:>13.0f}", flush=True)
+            rows.append({"round": m["round"], "devices": len(m["accepted"]),
+                         "accuracy": sum(accuracies) / len(accuracies) if accuracies else None,
+                         "up_payload_bytes": m["bytes_in"], "down_payload_bytes": model_bytes * len(m["accepted"]),
+                         "up_wire_bytes": up, "down_wire_bytes": down, "round_s": m["duration_ms"] / 1000})
             printed += 1
             started = time.time()
         time.sleep(0.05)
     print()
-    rss = [s["metrics"].get("resident_mib", 0) for s in statuses.values() if "metrics" in s]
+    n = max(1, len(devices))
+    total_up, total_down = wire[0] - wire_start[0], wire[1] - wire_start[1]
+    per_round = max(1, len(rows))
+    say(f"on the wire (TCP payload of the agents' broker connections, everything included): "
+        f"{total_up / n / per_round:.0f} B up and {total_down / n / per_round:.0f} B down per device per round")
+    rss = [r for r in resident.values()]
     if rss:
         say(f"agent resident memory: {min(rss):.1f}–{max(rss):.1f} MiB")
     say("up: update bytes the aggregator received; down: the model message to each device; "
-        "dense f32: what shipping the model's parameters as float32 each way costs (Flower's representation)")
+        "dense f32: what shipping the model's parameters as float32 each way costs (Flower's representation); "
+        "wire: TCP payload bytes of each agent's broker connection in the round (status and summaries included)")
+    if args.json:
+        rss.sort()
+        Path(args.json).write_text(json.dumps({
+            "system": "tributary", "data": args.data, "rounds": rows,
+            "final_accuracy": rows[-1]["accuracy"] if rows else None,
+            "up_wire_bytes_per_device_round": total_up / n / per_round,
+            "down_wire_bytes_per_device_round": total_down / n / per_round,
+            "agent_rss_mib_median": rss[len(rss) // 2] if rss else None,
+            "agent_rss_mib_max": rss[-1] if rss else None,
+            "model_parameters": 36 * classes + classes,
+        }, indent=1) + "\n")
+        say(f"wrote {args.json}")
     return 0 if printed >= args.rounds else 1
 
 

@@ -140,6 +140,8 @@ public final class AgentService: Service, Sendable {
         var round: RoundAnnouncement?
         var pending: [UInt32: (payload: [UInt8], sentAt: ContinuousClock.Instant?)] = [:]
         var lastStatus = ContinuousClock.now - .seconds(3_600)
+        /// A new global model was adopted: report its hold-out accuracy (a short status) at once.
+        var modelReport = false
         var restored = false
         var wasConnected = false
     }
@@ -180,7 +182,7 @@ public final class AgentService: Service, Sendable {
                     logger.info("adopted the global model for round \(round)")
                     if let bytes = core.savedState() { _ = writeAtomically(bytes, to: statePath) }
                     // Report the new model's hold-out accuracy now rather than at the next interval.
-                    state.lastStatus = now - .seconds(3_600)
+                    state.modelReport = true
                 }
             case topics.round:
                 guard let announcement = try? RoundAnnouncement.decode(message.payload) else { continue }
@@ -242,7 +244,21 @@ public final class AgentService: Service, Sendable {
                     "\(config.prefix)/dev/\(core.device)/summary", payload: Array(summary.utf8), qos: .atMostOnce)
             }
         }
+        if state.modelReport && client.isConnected {
+            state.modelReport = false
+            try? await client.publish(
+                topics.deviceStatus(core.device), payload: modelStatus(core), qos: .atLeastOnce, retain: true)
+        }
         state.wasConnected = client.isConnected
+    }
+
+    /// The short status sent when a new global model is adopted: its round, hash and hold-out accuracy.
+    func modelStatus(_ core: AgentCore) -> [UInt8] {
+        var status = DeviceStatus(
+            device: core.device, state: "online", round: core.globalRound,
+            metrics: core.globalHoldoutAccuracy.map { ["holdout_accuracy": rounded($0)] })
+        status.modelHash = HexHash(core.globalHash)
+        return status.json
     }
 
     func status(_ core: AgentCore, state: String) -> [UInt8] {
@@ -257,6 +273,7 @@ public final class AgentService: Service, Sendable {
             metrics["local_holdout_accuracy"] = local.holdout
         }
         metrics["resident_mib"] = Double(residentBytes()) / 1_048_576
+        for (key, value) in metrics { metrics[key] = rounded(value) }
         var status = DeviceStatus(
             device: core.device, state: state, version: "tributary-agent 0.1", round: core.globalRound,
             metrics: metrics)
@@ -264,6 +281,9 @@ public final class AgentService: Service, Sendable {
         return status.json
     }
 }
+
+/// Four decimals are plenty for a status, and keep it short on the wire.
+func rounded(_ value: Double) -> Double { (value * 10_000).rounded() / 10_000 }
 
 /// Resident set size of this process (from /proc/self/statm).
 func residentBytes() -> Int {

@@ -53,6 +53,21 @@ def agent_wire_bytes(port: int) -> tuple[int, int]:
     return sent, received
 
 
+def footprint(children: list[subprocess.Popen]) -> tuple[list[float], list[float]]:
+    """Resident memory (MiB, sorted) and CPU seconds of the running children."""
+    rss, cpu = [], []
+    tick = os.sysconf("SC_CLK_TCK")
+    for child in children:
+        try:
+            status = Path(f"/proc/{child.pid}/status").read_text()
+            stat = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        rss += [int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")]
+        cpu.append((int(stat[11]) + int(stat[12])) / tick)
+    return sorted(rss), cpu
+
+
 def say(message: str) -> None:
     print(f"[demo] {message}", flush=True)
 
@@ -183,6 +198,8 @@ strategy: {{kind: {args.strategy}}}
     processes.children.append(("model watcher", model_watcher))
 
     # One agent per device.
+    agents: list[subprocess.Popen] = []
+    agents_started = time.time()
     for device in devices:
         if args.data == "seglearn":
             source = {"kind": "recording", "stream": stream, "channels": channels, "speed": 0,
@@ -192,8 +209,9 @@ strategy: {{kind: {args.strategy}}}
         config = {"device_id": device, "broker": {"host": "127.0.0.1", "port": broker_port}, "task": "har",
                   "state_dir": f"{work}/agent-{device}", "source": source}
         (work / f"agent-{device}.yaml").write_text(json.dumps(config))
-        processes.start(f"agent {device}", [str(BIN / "tributary-agent"), "--config", str(work / f"agent-{device}.yaml")],
-                        work / f"agent-{device}.log")
+        agents.append(processes.start(
+            f"agent {device}", [str(BIN / "tributary-agent"), "--config", str(work / f"agent-{device}.yaml")],
+            work / f"agent-{device}.log"))
     if args.data == "sim":
         processes.start("simulator", [str(BIN / "tributary-sim"), "--broker", f"127.0.0.1:{broker_port}", "--devices",
                                       str(len(devices)), "--rate", "50", "--labels", "--sensor", "imu"],
@@ -207,17 +225,20 @@ strategy: {{kind: {args.strategy}}}
     wire_start = (0, 0)  # the agents' connections are new: everything they exchanged counts
 
     statuses: dict[str, dict] = {}
-    resident: dict[str, float] = {}  # device → MiB, from the full (periodic) statuses
     by_model: dict[str, dict[str, dict]] = {}  # model hash → device → the status reporting it
     pending: list[dict] = []
     model_bytes = 0
     buffer = b""
     printed = 0
     started = time.time()
+    stopped_at = 0.0
     while not stop["now"] and printed < args.rounds:
         if aggregator.poll() is not None and not pending:
-            say(f"the aggregator stopped (exit {aggregator.returncode}); see {work}/aggregator.log")
-            return 1
+            # It stops by itself after the last round: give its last messages a moment to arrive.
+            stopped_at = stopped_at or time.time()
+            if time.time() - stopped_at > 5:
+                say(f"the aggregator stopped (exit {aggregator.returncode}); see {work}/aggregator.log")
+                return 1
         if time.time() - started > 600:
             say("no progress for 10 minutes; stopping")
             return 1
@@ -236,8 +257,6 @@ strategy: {{kind: {args.strategy}}}
             if topic.endswith("/status"):
                 statuses[message.get("device", "")] = message
                 by_model.setdefault(message.get("model_hash"), {})[message.get("device", "")] = message
-                if "resident_mib" in message.get("metrics", {}):
-                    resident[message.get("device", "")] = message["metrics"]["resident_mib"]
             elif topic.endswith("/metrics") and message.get("status") == "aggregated":
                 pending.append(message)
         # A round's row once every device reports the model it produced (or after 5 s).
@@ -271,9 +290,13 @@ strategy: {{kind: {args.strategy}}}
     per_round = max(1, len(rows))
     say(f"on the wire (TCP payload of the agents' broker connections, everything included): "
         f"{total_up / n / per_round:.0f} B up and {total_down / n / per_round:.0f} B down per device per round")
-    rss = [r for r in resident.values()]
+    # Footprint, read from /proc once the agents are past start-up (they trim their code pages 5 s in).
+    time.sleep(max(0.0, agents_started + 8 - time.time()))
+    rss, cpu = footprint(agents)
+    elapsed = time.time() - agents_started
     if rss:
-        say(f"agent resident memory: {min(rss):.1f}–{max(rss):.1f} MiB")
+        say(f"agent resident memory (VmRSS after start-up): {min(rss):.1f}–{max(rss):.1f} MiB; "
+            f"CPU {sum(cpu) / len(cpu):.2f} s per agent in {elapsed:.0f} s")
     say("up: update bytes the aggregator received; down: the model message to each device; "
         "dense f32: what shipping the model's parameters as float32 each way costs (Flower's representation); "
         "wire: TCP payload bytes of each agent's broker connection in the round (status and summaries included)")
@@ -285,6 +308,7 @@ strategy: {{kind: {args.strategy}}}
             "up_wire_bytes_per_device_round": total_up / n / per_round,
             "down_wire_bytes_per_device_round": total_down / n / per_round,
             "agent_rss_mib_median": rss[len(rss) // 2] if rss else None,
+            "agent_cpu_s_mean": sum(cpu) / len(cpu) if cpu else None, "agent_seconds": elapsed,
             "agent_rss_mib_max": rss[-1] if rss else None,
             "model_parameters": 36 * classes + classes,
         }, indent=1) + "\n")

@@ -68,6 +68,8 @@ public struct AgentConfig: Codable, Sendable, Hashable {
     public var statusIntervalS: Double = 10
     /// Largest sensor message accepted (bytes).
     public var maxSensorBytes = 1 << 20
+    /// Keep only the code pages in use resident (drops the kernel's fault-around pages once started).
+    public var trimCodePages = true
 
     /// Defaults.
     public init() {}
@@ -126,6 +128,6 @@ public struct AgentConfig: Codable, Sendable, Hashable {
         ["task"], ["state_dir"], ["source", "kind"], ["source", "stream"], ["source", "channels"],
         ["source", "udp_port"], ["source", "udp_host"], ["source", "recordings"], ["source", "speed"],
         ["source", "loop"], ["ring_frames"], ["holdout_every"], ["buffer_windows"], ["min_windows"], ["resend_s"],
-        ["status_interval_s"], ["max_sensor_bytes"],
+        ["status_interval_s"], ["max_sensor_bytes"], ["trim_code_pages"],
     ]
 }

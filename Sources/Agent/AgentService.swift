@@ -140,6 +140,8 @@ public final class AgentService: Service, Sendable {
         var round: RoundAnnouncement?
         var pending: [UInt32: (payload: [UInt8], sentAt: ContinuousClock.Instant?)] = [:]
         var lastStatus = ContinuousClock.now - .seconds(3_600)
+        /// When the code pages are trimmed (a few seconds in, once start-up code has run).
+        var trimAt: ContinuousClock.Instant? = ContinuousClock.now + .seconds(5)
         /// A new global model was adopted: report its hold-out accuracy (a short status) at once.
         var modelReport = false
         var restored = false
@@ -250,6 +252,15 @@ public final class AgentService: Service, Sendable {
                 topics.deviceStatus(core.device), payload: modelStatus(core), qos: .atLeastOnce, retain: true)
         }
         state.wasConnected = client.isConnected
+        if let at = state.trimAt, now >= at {
+            state.trimAt = nil
+            if config.trimCodePages {
+                let report = CodePages.trim()
+                logger.info(
+                    "kept only the code pages in use: dropped \(report.bytes >> 10) KiB from \(report.mappings) read-only mappings"
+                )
+            }
+        }
     }
 
     /// The short status sent when a new global model is adopted: its round, hash and hold-out accuracy.

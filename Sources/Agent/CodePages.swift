@@ -1,0 +1,60 @@
+import Glibc
+
+/// Keeps the agent's resident code to what it runs.
+///
+/// When a process touches a page of a file-backed mapping (its code, the Swift runtime's), Linux maps the
+/// cached pages around it too ("fault-around", 64 KiB by default), and a program that runs a little code from
+/// many places ends up with most of its libraries resident. After start-up, the agent advises the kernel that its
+/// read-only file mappings are accessed at random (no fault-around, no read-ahead) and drops their current pages:
+/// the ones it keeps using fault back in one at a time. Only mappings that cannot be written and hold no private
+/// (modified) page are touched, so nothing but clean copies of file pages is ever dropped.
+enum CodePages {
+    /// What ``trim()`` did.
+    struct Report: Sendable, Hashable {
+        /// Mappings advised and dropped.
+        var mappings = 0
+        /// Resident bytes of those mappings before.
+        var bytes = 0
+    }
+
+    /// Advises and drops the clean read-only file mappings of this process (see the type's documentation).
+    static func trim() -> Report {
+        var report = Report()
+        guard let text = readFile("/proc/self/smaps").map({ String(decoding: $0, as: UTF8.self) }) else {
+            return report
+        }
+        var current: (start: UInt, end: UInt, eligible: Bool, rss: Int, dirty: Int)?
+        func finish() {
+            guard let m = current, m.eligible, m.dirty == 0, m.end > m.start else { return }
+            guard let pointer = UnsafeMutableRawPointer(bitPattern: m.start) else { return }
+            let length = Int(m.end - m.start)
+            if madvise(pointer, length, MADV_RANDOM) == 0, madvise(pointer, length, MADV_DONTNEED) == 0 {
+                report.mappings += 1
+                report.bytes += m.rss
+            }
+        }
+        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if let range = fields.first, range.contains("-"), fields.count >= 5, !range.hasSuffix(":") {
+                finish()
+                let bounds = range.split(separator: "-")
+                let permissions = fields[1]
+                // A file mapping (a path), readable, never writable, private.
+                let path = fields.count >= 6 ? fields[5] : ""
+                let eligible = path.hasPrefix("/") && permissions.hasPrefix("r") && permissions.dropFirst().first == "-"
+                current = (
+                    UInt(bounds[0], radix: 16) ?? 0, UInt(bounds.count > 1 ? bounds[1] : "", radix: 16) ?? 0,
+                    eligible, 0, 0
+                )
+            } else if fields.count >= 2, let value = Int(fields[1]) {
+                switch fields[0] {
+                case "Rss:": current?.rss = value * 1_024
+                case "Private_Dirty:", "Anonymous:", "Swap:": current?.dirty += value
+                default: break
+                }
+            }
+        }
+        finish()
+        return report
+    }
+}

@@ -1,0 +1,1 @@
+"""Flower app of the Tributary-vs-Flower benchmark (tools/bench/flower)."""

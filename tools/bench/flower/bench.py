@@ -1,0 +1,376 @@
+#!/usr/bin/env python3
+"""Flower 1.42 deployed runtime on loopback running the task of Tributary's seglearn demo, measured.
+
+Started by ./run (which makes the venv first). Starts a SuperLink and one SuperNode per subject, submits the
+app in ./app with `flwr run`, and meanwhile samples every SuperNode's TCP connections to the SuperLink (`ss`)
+and the resident memory of every SuperNode's process tree (/proc). Prints a table of the rounds and a
+summary; --json writes them. Standard library only (it runs in the venv for the Flower commands).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent.parent
+BIN = HERE / ".venv" / "bin"
+NODES = 10
+FLWR_VERSION = "1.42.0"
+MODEL_PARAMETERS = 36 * 7 + 7
+
+
+def say(message: str) -> None:
+    print(f"[flower] {message}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.time() + timeout
+    while not predicate():
+        if time.time() > deadline:
+            raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.1)
+
+
+class Processes:
+    """Children, each in its own session so that its whole tree (SuperExec, ClientApp…) can be signalled."""
+
+    def __init__(self) -> None:
+        self.children: list[tuple[str, subprocess.Popen]] = []
+
+    def start(self, name: str, args: list[str], log: Path, env: dict, cwd: Path) -> subprocess.Popen:
+        with open(log, "w") as handle:
+            child = subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=cwd,
+                                     start_new_session=True)
+        self.children.append((name, child))
+        return child
+
+    def stop_all(self) -> None:
+        """SIGTERM to each child's process group, newest first; SIGKILL to the groups still there after 10 s."""
+        for _, child in reversed(self.children):
+            try:
+                os.killpg(child.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = time.time() + 10
+        for name, child in reversed(self.children):
+            try:
+                child.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                say(f"{name} did not stop in time; killing it")
+            try:  # whatever is left of the group (a SuperExec or ClientApp outliving its parent)
+                os.killpg(child.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            try:
+                child.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+def process_parents() -> dict[int, int]:
+    """pid → parent pid of every process."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry)] = int(stat[stat.rindex(")") + 2:].split()[1])
+    return parents
+
+
+def tree(root: int, parents: dict[int, int]) -> set[int]:
+    """`root` and all its descendants."""
+    members, grew = {root}, True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in members} - members
+        members |= more
+        grew = bool(more)
+    return members
+
+
+def rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+SS_PID = re.compile(r"pid=(\d+)")
+SS_SENT = re.compile(r"\bbytes_sent:(\d+)")
+SS_RECEIVED = re.compile(r"\bbytes_received:(\d+)")
+
+
+class Sampler(threading.Thread):
+    """Samples the nodes' SuperLink connections every 0.2 s and their memory every 0.5 s.
+
+    Bytes: the kernel's per-connection payload counters (bytes_sent = uplink, bytes_received = downlink) of
+    every TCP connection a node's process tree has to the SuperLink. Each connection is tracked by its address
+    pair, so a connection that closes keeps counting with its last sample. `timeline` holds
+    (time, total up, total down) after each sample.
+    """
+
+    def __init__(self, roots: list[int], link_port: int) -> None:
+        super().__init__(daemon=True)
+        self.roots, self.link_port = roots, link_port
+        self.connections: dict[tuple[str, str], list[int]] = {}  # (local, peer) → [up, down]
+        self.closed = [0, 0]  # counters of connections whose address pair was reused by a newer one
+        self.timeline: list[tuple[float, int, int]] = []
+        self.peak_kib = [0] * len(roots)  # per node: peak of the summed RSS of its processes
+        self.peak_processes = [0] * len(roots)
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        next_memory = 0.0
+        while not self.stopping.is_set():
+            parents = process_parents()
+            members = [tree(root, parents) for root in self.roots]
+            self.sample_bytes(set().union(*members))
+            if time.time() >= next_memory:
+                next_memory = time.time() + 0.5
+                for i, pids in enumerate(members):
+                    self.peak_kib[i] = max(self.peak_kib[i], sum(rss_kib(pid) for pid in pids))
+                    self.peak_processes[i] = max(self.peak_processes[i], len(pids))
+            self.stopping.wait(0.2)
+
+    def sample_bytes(self, pids: set[int]) -> None:
+        # No state filter: closing connections (FIN-WAIT, …) still report their counters.
+        out = subprocess.run(["ss", "-tinpH", f"( dport = :{self.link_port} )"],
+                             capture_output=True, text=True).stdout
+        # With -i, a socket's counters are on the indented line(s) after its own line.
+        sockets = re.split(r"\n(?=\S)", out.strip())
+        for sock in sockets:
+            fields = sock.split()
+            pid = SS_PID.search(sock)
+            if len(fields) < 5 or not pid or int(pid.group(1)) not in pids:
+                continue
+            key = (fields[3], fields[4])
+            sent, received = SS_SENT.search(sock), SS_RECEIVED.search(sock)
+            now = [int(sent.group(1)) if sent else 0, int(received.group(1)) if received else 0]
+            old = self.connections.get(key)
+            if old and (now[0] < old[0] or now[1] < old[1]):  # the same address pair, a new connection
+                self.closed = [self.closed[0] + old[0], self.closed[1] + old[1]]
+            self.connections[key] = now
+        up = self.closed[0] + sum(c[0] for c in self.connections.values())
+        down = self.closed[1] + sum(c[1] for c in self.connections.values())
+        self.timeline.append((time.time(), up, down))
+
+    def at(self, t: float) -> tuple[int, int]:
+        """Totals of the first sample taken at or after `t` (the last one if none)."""
+        for when, up, down in self.timeline:
+            if when >= t:
+                return up, down
+        return self.timeline[-1][1:] if self.timeline else (0, 0)
+
+
+def fetch_data(data: Path) -> None:
+    if (data / "index.csv").is_file():
+        return
+    say(f"fetching the seglearn smartwatch data into {data} (once)")
+    subprocess.run([str(BIN / "python"), str(ROOT / "tools/datasets/fetch_seglearn.py"), "--out", str(data),
+                    "--cache", str(data.parent / "seglearn-cache")], check=True, stdout=subprocess.DEVNULL)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(prog="tools/bench/flower/run", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=10, help="FedAvg rounds (default 10)")
+    ap.add_argument("--json", type=Path, help="write the results to this file")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, events, Flower state)")
+    ap.add_argument("--data", type=Path, default=ROOT / ".demo" / "seglearn-csv",
+                    help="seglearn CSV directory, fetched if missing (default .demo/seglearn-csv)")
+    args = ap.parse_args()
+
+    fetch_data(args.data)
+    work = Path(tempfile.mkdtemp(prefix="flower-bench-"))
+    processes = Processes()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        return run(args, work, processes, stop)
+    except RuntimeError as error:
+        say(f"failed: {error} (logs in {work})")
+        args.keep = True
+        return 1
+    finally:
+        processes.stop_all()
+        if args.keep:
+            say(f"logs kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def run(args, work: Path, processes: Processes, stop: threading.Event) -> int:
+    link_port = free_port()
+    events = work / "events.jsonl"
+    env = dict(os.environ, PATH=f"{BIN}:{os.environ.get('PATH', '')}", FLWR_TELEMETRY_ENABLED="0",
+               FLWR_DISABLE_UPDATE_CHECK="1", PYTHONUNBUFFERED="1")
+
+    # The SuperLink: one HTTP port for the Fleet, Control and ServerAppIo APIs in 1.42; its SuperExec runs the
+    # ServerApp in a subprocess. The app's dependencies are already in the venv: no `uv sync`.
+    (work / "superlink").mkdir()
+    processes.start("superlink", [str(BIN / "flower-superlink"), "--insecure", "--host", "127.0.0.1",
+                                  "--port", str(link_port), "--disable-runtime-dependency-installation"],
+                    work / "superlink.log", dict(env, FLWR_HOME=str(work / "superlink")), work / "superlink")
+
+    def listening() -> bool:
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", link_port)) == 0
+
+    wait_for(listening, 60, "the SuperLink")
+    say(f"SuperLink on 127.0.0.1:{link_port}")
+
+    # One SuperNode per subject, each with its own Flower home and ClientApp-facing port.
+    roots = []
+    for i in range(NODES):
+        home = work / f"node-{i}"
+        home.mkdir()
+        node_config = f'partition-id={i} num-partitions={NODES} data-dir="{args.data.resolve()}"'
+        node = processes.start(f"supernode {i}", [
+            str(BIN / "flower-supernode"), "--insecure", "--superlink", f"127.0.0.1:{link_port}",
+            "--host", "127.0.0.1", "--port", str(free_port()), "--node-config", node_config],
+            work / f"node-{i}.log", dict(env, FLWR_HOME=str(home)), home)
+        roots.append(node.pid)
+    wait_for(lambda: all("SuperNode ID" in (work / f"node-{i}.log").read_text() for i in range(NODES)),
+             120, "the SuperNodes to register")
+    say(f"{NODES} SuperNodes registered")
+
+    sampler = Sampler(roots, link_port)
+    sampler.start()
+
+    # `flwr run` reads the SuperLink connection from $FLWR_HOME/config.toml.
+    cli_home = work / "cli"
+    cli_home.mkdir()
+    (cli_home / "config.toml").write_text(
+        f'[superlink]\ndefault = "bench"\n\n[superlink.bench]\naddress = "127.0.0.1:{link_port}"\ninsecure = true\n')
+    run_config = f'num-server-rounds={args.rounds} events-file="{events}"'
+    flwr = processes.start("flwr run", [str(BIN / "flwr"), "run", str(HERE / "app"), "bench", "--stream",
+                                        "--run-config", run_config],
+                           work / "flwr-run.log", dict(env, FLWR_HOME=str(cli_home)), work)
+    say(f"flwr run: {args.rounds} rounds of FedAvg over {NODES} SuperNodes (log: {work}/flwr-run.log)")
+    print()
+    header = (f"{'round':>5}  {'clients':>7}  {'accuracy':>8}  {'up (bytes)':>10}  {'down (bytes)':>12}  "
+              f"{'up/node':>8}  {'down/node':>9}  {'train':>7}  {'train+eval':>10}")
+    print(header, flush=True)
+
+    seen: list[dict] = []
+    printed = 0
+    last_progress = time.time()
+    while not stop.is_set():
+        lines = events.read_text().splitlines() if events.exists() else []
+        if len(lines) > len(seen):
+            last_progress = time.time()
+        seen = [json.loads(line) for line in lines]
+        rows = rows_from(seen, sampler)
+        for row in rows[printed:]:
+            print(format_row(row), flush=True)
+        printed = len(rows)
+        if any(e["event"] == "done" for e in seen) and printed == args.rounds:
+            break
+        if flwr.poll() is not None and not any(e["event"] == "done" for e in seen):
+            tail = "\n".join((work / "flwr-run.log").read_text().splitlines()[-15:])
+            raise RuntimeError(f"flwr run ended (exit {flwr.returncode}) before the last round:\n{tail}")
+        if time.time() - last_progress > 900:
+            raise RuntimeError("no progress for 15 minutes")
+        time.sleep(0.2)
+    sampler.stopping.set()
+    sampler.join()
+    if stop.is_set():
+        say("interrupted")
+        return 130
+    return summarize(args, rows_from(seen, sampler), sampler)
+
+
+def rows_from(events: list[dict], sampler: Sampler) -> list[dict]:
+    """One row per round that has been evaluated and byte-sampled after its end.
+
+    A round's bytes are what the nodes exchanged with the SuperLink from the end of the previous round (for
+    round 1: the ServerApp's start) to the end of this one: train and evaluate messages, and the polls and
+    heartbeats in between.
+    """
+    by = {(e["event"], e["round"]): e for e in events}
+    if ("start", 0) not in by or not sampler.timeline:
+        return []
+    rows, previous = [], by[("start", 0)]["t"]
+    last_sample = sampler.timeline[-1][0]
+    for r in range(1, 1 + sum(1 for e in events if e["event"] == "evaluated")):
+        sent, trained, evaluated = by[("train_sent", r)], by[("train_aggregated", r)], by[("evaluated", r)]
+        if last_sample < evaluated["t"]:
+            break
+        (up0, down0), (up1, down1) = sampler.at(previous), sampler.at(evaluated["t"])
+        rows.append({"round": r, "devices": evaluated["devices"], "accuracy": evaluated["accuracy"],
+                     "up_wire_bytes": up1 - up0, "down_wire_bytes": down1 - down0,
+                     "round_s": trained["t"] - sent["t"], "round_with_eval_s": evaluated["t"] - sent["t"],
+                     "client_accuracies": evaluated["accuracies"]})
+        previous = evaluated["t"]
+    return rows
+
+
+def format_row(row: dict) -> str:
+    return (f"{row['round']:>5}  {row['devices']:>7}  {row['accuracy']:>8.4f}  {row['up_wire_bytes']:>10}  "
+            f"{row['down_wire_bytes']:>12}  {row['up_wire_bytes'] / NODES:>8.0f}  "
+            f"{row['down_wire_bytes'] / NODES:>9.0f}  {row['round_s']:>6.2f}s  {row['round_with_eval_s']:>9.2f}s")
+
+
+def summarize(args, rows: list[dict], sampler: Sampler) -> int:
+    print()
+    if not rows:
+        say("no round finished")
+        return 1
+    per_node_up = [r["up_wire_bytes"] / NODES for r in rows]
+    per_node_down = [r["down_wire_bytes"] / NODES for r in rows]
+    peaks = sorted(kib / 1024 for kib in sampler.peak_kib)
+    result = {
+        "system": "flower", "version": FLWR_VERSION, "rounds": rows,
+        "final_accuracy": rows[-1]["accuracy"],
+        "up_wire_bytes_per_node_round_median": statistics.median(per_node_up),
+        "down_wire_bytes_per_node_round_median": statistics.median(per_node_down),
+        "round_s_median": statistics.median(r["round_s"] for r in rows),
+        "round_with_eval_s_median": statistics.median(r["round_with_eval_s"] for r in rows),
+        "client_rss_mib_median": statistics.median(peaks), "client_rss_mib_max": peaks[-1],
+        "client_rss_mib_per_node": [round(kib / 1024, 1) for kib in sampler.peak_kib],
+        "client_processes_per_node_max": max(sampler.peak_processes),
+        "node_connections_seen": len(sampler.connections),
+        "model_parameters": MODEL_PARAMETERS,
+    }
+    say(f"final accuracy (mean of the {rows[-1]['devices']} clients' hold-out accuracies): "
+        f"{result['final_accuracy']:.4f}")
+    say(f"on the wire per node per round (median): {result['up_wire_bytes_per_node_round_median']:.0f} B up, "
+        f"{result['down_wire_bytes_per_node_round_median']:.0f} B down (TCP payload of the SuperNode-SuperLink "
+        f"connections, polling included; {len(sampler.connections)} connections seen)")
+    say(f"round time (median): {result['round_s_median']:.2f} s train round trip, "
+        f"{result['round_with_eval_s_median']:.2f} s with the evaluate round trip")
+    say(f"client resident memory (peak of each SuperNode's process tree, up to "
+        f"{result['client_processes_per_node_max']} processes): median {result['client_rss_mib_median']:.1f} MiB, "
+        f"max {result['client_rss_mib_max']:.1f} MiB")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+        say(f"wrote {args.json}")
+    return 0 if len(rows) == args.rounds else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

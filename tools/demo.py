@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -121,6 +123,9 @@ def main() -> int:
     ap.add_argument("--k", type=float, default=0.1, help="share of parameters per update")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, state)")
     ap.add_argument("--json", metavar="FILE", help="also write the rounds and the summary as JSON")
+    ap.add_argument("--fleet", action="store_true",
+                    help="run every agent in one process (tributary-agent fleet), each with its own connection: "
+                         "for hundreds or thousands of devices")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="tributary-demo-"))
@@ -143,18 +148,31 @@ def run(args, work: Path, processes: Processes, stop: dict) -> int:
     if args.data == "seglearn":
         subjects = seglearn_recordings(work)
         devices = sorted(subjects)[: args.devices or len(subjects)]
+        if args.fleet:
+            width = max(4, len(str(args.devices or 10)))
+            devices = [f"dev-{i + 1:0{width}d}" for i in range(args.devices or 10)]
         stream, classes, channels = "watch", 7, 7
     else:
-        devices = [f"sim-{i + 1:04d}" for i in range(args.devices or 5)]
+        width = max(4, len(str(args.devices or 5)))
+        devices = [f"sim-{i + 1:0{width}d}" for i in range(args.devices or 5)]
         stream, classes, channels = "imu", 4, 7
+    # Many devices: their connections, and the broker's, need more open files than the usual 1024.
+    resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
 
     # The broker: the development configuration (loopback only) on a free port.
     conf = (ROOT / "Configs/mosquitto/dev.conf").read_text()
     conf = conf.replace("listener 1883 127.0.0.1", f"listener {broker_port} 127.0.0.1")
     conf = conf.replace("persistence_location /tmp/tributary-mosquitto/", f"persistence_location {work}/mosquitto/")
     (work / "mosquitto").mkdir()
+    # Started as root, mosquitto drops to its own user: let it reach and write its persistence folder.
+    if os.geteuid() == 0:
+        os.chmod(work, 0o755)
+        try:
+            shutil.chown(work / "mosquitto", user="mosquitto")
+        except (LookupError, OSError):
+            os.chmod(work / "mosquitto", 0o777)
     (work / "mosquitto.conf").write_text(conf)
-    processes.start("mosquitto", ["mosquitto", "-c", str(work / "mosquitto.conf")], work / "mosquitto.log")
+    broker = processes.start("mosquitto", ["mosquitto", "-c", str(work / "mosquitto.conf")], work / "mosquitto.log")
     for _ in range(100):
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", broker_port)) == 0:
@@ -200,7 +218,29 @@ strategy: {{kind: {args.strategy}}}
     # One agent per device.
     agents: list[subprocess.Popen] = []
     agents_started = time.time()
-    for device in devices:
+    if args.fleet:
+        # One process, one agent (and one MQTT connection) per device; each reads one recording in turn, looped at
+        # 5× real time, or its simulator topic.
+        if args.data == "seglearn":
+            files = [f for subject in sorted(subjects) for f in subjects[subject]]
+            source = {"kind": "recording", "stream": stream, "channels": channels, "speed": 5, "loop": True,
+                      "recordings": files}
+        else:
+            source = {"kind": "mqtt", "stream": stream, "channels": channels}
+        config = {"device_id": "fleet", "broker": {"host": "127.0.0.1", "port": broker_port}, "task": "har",
+                  "state_dir": f"{work}/agents", "source": source, "ring_frames": 1024, "buffer_windows": 400}
+        (work / "fleet.yaml").write_text(json.dumps(config))
+        # libmosquitto's select() loop limits a process to about 300 connections: 250 devices per process.
+        for first in range(0, len(devices), 250):
+            count = min(250, len(devices) - first)
+            agents.append(processes.start(
+                f"fleet {first + 1}", [str(BIN / "tributary-agent"), "fleet", "--config", str(work / "fleet.yaml"),
+                                       "--devices", str(count), "--first-device", str(first + 1),
+                                       "--id-prefix", devices[0].split("-")[0] + "-",
+                                       # seglearn: device i plays subject (i mod 10)'s 14 recordings
+                                       "--recordings-per-device", "14" if args.data == "seglearn" else "1"],
+                work / f"fleet-{first + 1}.log"))
+    for device in ([] if args.fleet else devices):
         if args.data == "seglearn":
             source = {"kind": "recording", "stream": stream, "channels": channels, "speed": 0,
                       "recordings": subjects[device]}
@@ -213,10 +253,13 @@ strategy: {{kind: {args.strategy}}}
             f"agent {device}", [str(BIN / "tributary-agent"), "--config", str(work / f"agent-{device}.yaml")],
             work / f"agent-{device}.log"))
     if args.data == "sim":
-        processes.start("simulator", [str(BIN / "tributary-sim"), "--broker", f"127.0.0.1:{broker_port}", "--devices",
-                                      str(len(devices)), "--rate", "50", "--labels", "--sensor", "imu"],
-                        work / "simulator.log")
-    say(f"{len(devices)} agents ({args.data}): {', '.join(devices)}")
+        for first in range(0, len(devices), 250):
+            processes.start(f"simulator {first + 1}",
+                            [str(BIN / "tributary-sim"), "--broker", f"127.0.0.1:{broker_port}", "--devices",
+                             str(min(250, len(devices) - first)), "--first-device", str(first + 1), "--rate", "50",
+                             "--labels", "--sensor", "imu"], work / f"simulator-{first + 1}.log")
+    shown = devices if len(devices) <= 12 else devices[:3] + ["…"] + devices[-2:]
+    say(f"{len(devices)} agents ({args.data}{', one process' if args.fleet else ''}): {', '.join(shown)}")
     print()
     print(f"{'round':>5}  {'devices':>7}  {'hold-out acc':>12}  {'up (bytes)':>10}  {'down (bytes)':>12}  "
           f"{'dense f32':>9}  {'round time':>10}  {'wire up/dev':>11}  {'wire down/dev':>13}", flush=True)
@@ -294,9 +337,17 @@ strategy: {{kind: {args.strategy}}}
     time.sleep(max(0.0, agents_started + 8 - time.time()))
     rss, cpu = footprint(agents)
     elapsed = time.time() - agents_started
-    if rss:
+    if rss and args.fleet:
+        say(f"{len(rss)} fleet process(es): {sum(rss):.0f} MiB resident for {len(devices)} agents "
+            f"({sum(rss) / len(devices):.2f} MiB each), CPU {sum(cpu):.1f} s in {elapsed:.0f} s")
+    elif rss:
         say(f"agent resident memory (VmRSS after start-up): {min(rss):.1f}–{max(rss):.1f} MiB; "
             f"CPU {sum(cpu) / len(cpu):.2f} s per agent in {elapsed:.0f} s")
+    broker_cpu = footprint([broker])[1]
+    if broker_cpu and rows:
+        durations = sorted(r["round_s"] for r in rows)
+        say(f"rounds: median {durations[len(durations) // 2]:.2f} s, max {durations[-1]:.2f} s; broker CPU "
+            f"{broker_cpu[0]:.1f} s in {elapsed:.0f} s ({100 * broker_cpu[0] / elapsed:.0f}% of a core)")
     say("up: update bytes the aggregator received; down: the model message to each device; "
         "dense f32: what shipping the model's parameters as float32 each way costs (Flower's representation); "
         "wire: TCP payload bytes of each agent's broker connection in the round (status and summaries included)")
@@ -309,6 +360,7 @@ strategy: {{kind: {args.strategy}}}
             "down_wire_bytes_per_device_round": total_down / n / per_round,
             "agent_rss_mib_median": rss[len(rss) // 2] if rss else None,
             "agent_cpu_s_mean": sum(cpu) / len(cpu) if cpu else None, "agent_seconds": elapsed,
+            "devices": len(devices), "fleet": args.fleet, "broker_cpu_s": broker_cpu[0] if broker_cpu else None,
             "agent_rss_mib_max": rss[-1] if rss else None,
             "model_parameters": 36 * classes + classes,
         }, indent=1) + "\n")

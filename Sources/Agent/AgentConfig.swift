@@ -68,6 +68,8 @@ public struct AgentConfig: Codable, Sendable, Hashable {
     public var statusIntervalS: Double = 10
     /// Largest sensor message accepted (bytes).
     public var maxSensorBytes = 1 << 20
+    /// Milliseconds between passes of the agent's loop (control messages, windows, rounds, status).
+    public var loopMs = 20
     /// Keep only the code pages in use resident (drops the kernel's fault-around pages once started).
     public var trimCodePages = true
 
@@ -99,6 +101,7 @@ public struct AgentConfig: Codable, Sendable, Hashable {
         try check(minWindows >= 1 && minWindows <= bufferWindows, "min_windows", "must be 1…buffer_windows")
         try check(resendS > 0, "resend_s", "must be positive")
         try check(statusIntervalS > 0, "status_interval_s", "must be positive")
+        try check((1...10_000).contains(loopMs), "loop_ms", "must be 1…10000")
     }
 
     static func isValidID(_ id: String) -> Bool {
@@ -128,6 +131,6 @@ public struct AgentConfig: Codable, Sendable, Hashable {
         ["task"], ["state_dir"], ["source", "kind"], ["source", "stream"], ["source", "channels"],
         ["source", "udp_port"], ["source", "udp_host"], ["source", "recordings"], ["source", "speed"],
         ["source", "loop"], ["ring_frames"], ["holdout_every"], ["buffer_windows"], ["min_windows"], ["resend_s"],
-        ["status_interval_s"], ["max_sensor_bytes"], ["trim_code_pages"],
+        ["status_interval_s"], ["max_sensor_bytes"], ["loop_ms"], ["trim_code_pages"],
     ]
 }

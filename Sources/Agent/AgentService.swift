@@ -116,7 +116,7 @@ public final class AgentService: Service, Sendable {
         let stopping = Atomic<Bool>(false)
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !stopping.load(ordering: .acquiring) {
-                try? await Task.sleep(for: .milliseconds(20))
+                try? await Task.sleep(for: .milliseconds(self.config.loopMs))
                 await self.step(
                     core: core, client: client, topics: topics, outbox: outbox, statePath: statePath, state: &state)
             }

@@ -126,17 +126,24 @@ public final class FrameSource: Sendable {
                         }
                         var i = 0
                         while i < timestamps.count && !source.stop.load(ordering: .acquiring) {
+                            // Paced: every frame already due goes at once, then a sleep of at least 20 ms (a
+                            // thread per device must not wake for every frame); unpaced: 256 at a time.
+                            var n = Swift.min(timestamps.count - i, 256)
                             if speed > 0 {
-                                let due = start + .nanoseconds(Int64(Double(timestamps[i] - first) / speed))
-                                if clock.now < due {
-                                    Thread.sleep(
-                                        forTimeInterval: min(
-                                            0.05,
-                                            Double((due - clock.now).components.attoseconds) / 1e18
-                                                + Double((due - clock.now).components.seconds)))
+                                func due(_ index: Int) -> ContinuousClock.Instant {
+                                    start + .nanoseconds(Int64(Double(timestamps[index] - first) / speed))
                                 }
+                                let now = clock.now
+                                if now < due(i) {
+                                    let wait = due(i) - now
+                                    let seconds =
+                                        Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18
+                                    Thread.sleep(forTimeInterval: Swift.min(0.05, Swift.max(0.02, seconds)))
+                                    continue
+                                }
+                                n = 1
+                                while i + n < timestamps.count && n < 4_096 && due(i + n) <= now { n += 1 }
                             }
-                            let n = Swift.min(timestamps.count - i, speed > 0 ? 1 : 256)
                             let span = producer.reserveAvailable(n)
                             if span.count == 0 {
                                 Thread.sleep(forTimeInterval: 0.001)

@@ -60,6 +60,7 @@ extension ClientCore {
                 let outcome = pump()
                 rc = outcome.rc
                 function = "mosquitto_loop"
+                reportSelectLimit(rc)
                 if outcome.sawConnack {
                     everConnected = true
                     attempt = 0
@@ -87,6 +88,16 @@ extension ClientCore {
             sleepUnlessStopped(delay)
         }
         finishNetworkThread()
+    }
+
+    /// libmosquitto's loop waits with select(), which cannot watch a file descriptor at or above FD_SETSIZE
+    /// (1024): past about 300 clients in one process, the loop fails with "invalid" forever. Said once, plainly.
+    private func reportSelectLimit(_ rc: Int32) {
+        guard rc == MOSQ_ERR_INVAL.rawValue, mosquitto_socket(handle) >= 1_024, !selectLimitReported else { return }
+        selectLimitReported = true
+        logger.error(
+            "MQTT socket descriptor \(mosquitto_socket(handle)) is beyond what libmosquitto's select() loop can watch (1024): this process has too many connections or open files; run fewer clients per process"
+        )
     }
 
     private func connectOnce() -> Int32 {

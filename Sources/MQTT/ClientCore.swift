@@ -25,6 +25,8 @@ final class ClientCore: @unchecked Sendable {
     /// Counters for logs and metrics.
     let receivedCount = Atomic<Int>(0)
     let reconnectCount = Atomic<Int>(0)
+    /// Written by the network thread only.
+    var selectLimitReported = false
 
     struct Subscription {
         var filter: String

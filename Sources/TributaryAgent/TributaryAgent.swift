@@ -15,7 +15,7 @@ struct TributaryAgent: AsyncParsableCommand {
             Without a subcommand it runs the agent (same as `run`). The task (windows, features, model, codec) \
             comes from the specification the aggregator publishes; see Configs/agent.yaml for every setting.
             """,
-        subcommands: [Run.self, Train.self], defaultSubcommand: Run.self)
+        subcommands: [Run.self, Train.self, Fleet.self], defaultSubcommand: Run.self)
 }
 
 struct Run: AsyncParsableCommand {

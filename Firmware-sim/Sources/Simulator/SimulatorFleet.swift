@@ -68,7 +68,7 @@ public final class SimulatorFleet: Service, Sendable {
             ])
         var clients: [MQTTClient] = []
         for index in 0..<profile.devices {
-            let id = profile.deviceID(index)
+            let id = profile.deviceID(profile.firstDevice + index)
             var configuration = MQTTConfiguration(host: broker.host, port: broker.port, clientID: id)
             configuration.credentials = broker.credentials
             configuration.maxInFlight = 256
@@ -110,7 +110,7 @@ public final class SimulatorFleet: Service, Sendable {
     }
 
     func runDevice(index: Int, client: MQTTClient, qos: MQTTQoS, deadline: ContinuousClock.Instant?) async {
-        var device = profile.makeDevice(index)
+        var device = profile.makeDevice(profile.firstDevice + index)
         let topic = profile.topic(device: device.id)
         let clock = ContinuousClock()
         // Spread devices over one batch period so they do not all publish at the same instant.

@@ -9,6 +9,8 @@ public struct SimProfile: Sendable, Codable, Hashable {
     public var devices = 10
     /// Device ids are `{idPrefix}{index}` (index from 1, zero-padded to 4 digits).
     public var idPrefix = "sim-"
+    /// Index of the first device (0-based): several simulator processes share out a larger fleet.
+    public var firstDevice = 0
     /// Sensor kind.
     public var sensor = SensorKind.imu
     /// Stream name in the topic.

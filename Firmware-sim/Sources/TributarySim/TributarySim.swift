@@ -23,8 +23,11 @@ struct TributarySim: AsyncParsableCommand {
     @Option(help: "Broker as HOST:PORT.")
     var broker = "127.0.0.1:1883"
 
-    @Option(help: "Number of devices.")
+    @Option(help: "Number of devices (at most 300 per process: libmosquitto's select() loop).")
     var devices: Int?
+
+    @Option(help: "Number of the first device (several simulator processes share out a larger fleet).")
+    var firstDevice = 1
 
     @Option(help: "Samples per second per device.")
     var rate: Double?
@@ -48,6 +51,12 @@ struct TributarySim: AsyncParsableCommand {
         if let sensor, SensorKind(rawValue: sensor) == nil {
             throw ValidationError("unknown sensor '\(sensor)'")
         }
+        if let devices, !(1...300).contains(devices) {
+            throw ValidationError(
+                "--devices must be 1…300 per process (libmosquitto's select() loop cannot watch more than 1024 descriptors); start several simulators with --first-device"
+            )
+        }
+        guard firstDevice >= 1 else { throw ValidationError("--first-device must be at least 1") }
         if let duration, duration <= 0 { throw ValidationError("--duration must be positive") }
     }
 
@@ -55,6 +64,7 @@ struct TributarySim: AsyncParsableCommand {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var settings = try profile.map { try SimProfile.load(path: $0) } ?? SimProfile()
         if let devices { settings.devices = devices }
+        settings.firstDevice = firstDevice - 1
         if let rate { settings.rateHz = rate }
         if let sensor, let kind = SensorKind(rawValue: sensor) {
             settings.sensor = kind

@@ -119,6 +119,17 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def process_name(pid: int) -> str:
+    """The executable's name (from the command line: /proc/PID/comm truncates to 15 characters)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return ""
+    # A Python console script runs as `python …/bin/NAME`: name it by the script.
+    words = [Path(a.decode(errors="replace")).name for a in argv[:2] if a]
+    return words[1] if len(words) > 1 and words[0].startswith("python") else (words[0] if words else "")
+
+
 SS_PID = re.compile(r"pid=(\d+)")
 SS_SENT = re.compile(r"\bbytes_sent:(\d+)")
 SS_RECEIVED = re.compile(r"\bbytes_received:(\d+)")
@@ -141,6 +152,7 @@ class Sampler(threading.Thread):
         self.timeline: list[tuple[float, int, int]] = []
         self.peak_kib = [0] * len(roots)  # per node: peak of the summed RSS of its processes
         self.peak_processes = [0] * len(roots)
+        self.peak_by_name: dict[str, int] = {}  # process name → its largest RSS in any node
         self.stopping = threading.Event()
 
     def run(self) -> None:
@@ -152,8 +164,13 @@ class Sampler(threading.Thread):
             if time.time() >= next_memory:
                 next_memory = time.time() + 0.5
                 for i, pids in enumerate(members):
-                    self.peak_kib[i] = max(self.peak_kib[i], sum(rss_kib(pid) for pid in pids))
+                    sizes = {pid: rss_kib(pid) for pid in pids}
+                    self.peak_kib[i] = max(self.peak_kib[i], sum(sizes.values()))
                     self.peak_processes[i] = max(self.peak_processes[i], len(pids))
+                    for pid, kib in sizes.items():
+                        name = process_name(pid)
+                        if kib and name:  # not one that ended meanwhile
+                            self.peak_by_name[name] = max(self.peak_by_name.get(name, 0), kib)
             self.stopping.wait(0.2)
 
     def sample_bytes(self, pids: set[int]) -> None:
@@ -199,6 +216,10 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=10, help="FedAvg rounds (default 10)")
     ap.add_argument("--json", type=Path, help="write the results to this file")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, events, Flower state)")
+    ap.add_argument("--idle", type=float, default=10,
+                    help="seconds to measure the idle nodes' polling traffic before the run (default 10)")
+    ap.add_argument("--stall", type=float, default=300,
+                    help="give up after this many seconds without a new event from the ServerApp (default 300)")
     ap.add_argument("--data", type=Path, default=ROOT / ".demo" / "seglearn-csv",
                     help="seglearn CSV directory, fetched if missing (default .demo/seglearn-csv)")
     args = ap.parse_args()
@@ -255,11 +276,18 @@ def run(args, work: Path, processes: Processes, stop: threading.Event) -> int:
             work / f"node-{i}.log", dict(env, FLWR_HOME=str(home)), home)
         roots.append(node.pid)
     wait_for(lambda: all("SuperNode ID" in (work / f"node-{i}.log").read_text() for i in range(NODES)),
-             120, "the SuperNodes to register")
+             300, "the SuperNodes to register")
     say(f"{NODES} SuperNodes registered")
 
     sampler = Sampler(roots, link_port)
     sampler.start()
+    # What idle nodes exchange (polls, heartbeats) before any run: the floor under every round's bytes.
+    wait_for(lambda: len(sampler.timeline) > 0, 10, "the first byte sample")
+    t0, up0, down0 = sampler.timeline[0]
+    stop.wait(args.idle)
+    t1, up1, down1 = sampler.timeline[-1]
+    idle = ((up1 - up0) / NODES / max(t1 - t0, 1e-9), (down1 - down0) / NODES / max(t1 - t0, 1e-9))
+    say(f"idle: {idle[0]:.0f} B/s up, {idle[1]:.0f} B/s down per node over {t1 - t0:.1f} s")
 
     # `flwr run` reads the SuperLink connection from $FLWR_HOME/config.toml.
     cli_home = work / "cli"
@@ -293,15 +321,21 @@ def run(args, work: Path, processes: Processes, stop: threading.Event) -> int:
         if flwr.poll() is not None and not any(e["event"] == "done" for e in seen):
             tail = "\n".join((work / "flwr-run.log").read_text().splitlines()[-15:])
             raise RuntimeError(f"flwr run ended (exit {flwr.returncode}) before the last round:\n{tail}")
-        if time.time() - last_progress > 900:
-            raise RuntimeError("no progress for 15 minutes")
+        if time.time() - last_progress > args.stall:
+            failures = sum((work / f"node-{i}.log").read_text().count("task-token authentication failed")
+                           for i in range(NODES))
+            hint = (f"; the SuperNodes logged {failures} ClientApp task-token failures: a ClientApp that takes "
+                    "more than 30 s to start loses its task and is started again, which on a loaded machine "
+                    "piles up processes" if failures else "")
+            raise RuntimeError(f"no progress for {args.stall:.0f} s{hint}")
         time.sleep(0.2)
     sampler.stopping.set()
     sampler.join()
     if stop.is_set():
         say("interrupted")
         return 130
-    return summarize(args, rows_from(seen, sampler), sampler)
+    launches = sum((work / f"node-{i}.log").read_text().count("Start `flwr-clientapp` process") for i in range(NODES))
+    return summarize(args, rows_from(seen, sampler), sampler, idle, launches)
 
 
 def rows_from(events: list[dict], sampler: Sampler) -> list[dict]:
@@ -335,7 +369,7 @@ def format_row(row: dict) -> str:
             f"{row['down_wire_bytes'] / NODES:>9.0f}  {row['round_s']:>6.2f}s  {row['round_with_eval_s']:>9.2f}s")
 
 
-def summarize(args, rows: list[dict], sampler: Sampler) -> int:
+def summarize(args, rows: list[dict], sampler: Sampler, idle: tuple[float, float], launches: int) -> int:
     print()
     if not rows:
         say("no round finished")
@@ -344,7 +378,7 @@ def summarize(args, rows: list[dict], sampler: Sampler) -> int:
     per_node_down = [r["down_wire_bytes"] / NODES for r in rows]
     peaks = sorted(kib / 1024 for kib in sampler.peak_kib)
     result = {
-        "system": "flower", "version": FLWR_VERSION, "rounds": rows,
+        "system": "flower", "version": FLWR_VERSION, "devices": NODES, "rounds": rows,
         "final_accuracy": rows[-1]["accuracy"],
         "up_wire_bytes_per_node_round_median": statistics.median(per_node_up),
         "down_wire_bytes_per_node_round_median": statistics.median(per_node_down),
@@ -353,7 +387,10 @@ def summarize(args, rows: list[dict], sampler: Sampler) -> int:
         "client_rss_mib_median": statistics.median(peaks), "client_rss_mib_max": peaks[-1],
         "client_rss_mib_per_node": [round(kib / 1024, 1) for kib in sampler.peak_kib],
         "client_processes_per_node_max": max(sampler.peak_processes),
+        "client_rss_mib_by_process": {k: round(v / 1024, 1) for k, v in sorted(sampler.peak_by_name.items())},
+        "idle_up_bytes_per_node_s": round(idle[0], 1), "idle_down_bytes_per_node_s": round(idle[1], 1),
         "node_connections_seen": len(sampler.connections),
+        "clientapp_launches": launches,  # 2 per node per round unless Flower had to restart a ClientApp
         "model_parameters": MODEL_PARAMETERS,
     }
     say(f"final accuracy (mean of the {rows[-1]['devices']} clients' hold-out accuracies): "
@@ -365,7 +402,10 @@ def summarize(args, rows: list[dict], sampler: Sampler) -> int:
         f"{result['round_with_eval_s_median']:.2f} s with the evaluate round trip")
     say(f"client resident memory (peak of each SuperNode's process tree, up to "
         f"{result['client_processes_per_node_max']} processes): median {result['client_rss_mib_median']:.1f} MiB, "
-        f"max {result['client_rss_mib_max']:.1f} MiB")
+        f"max {result['client_rss_mib_max']:.1f} MiB; largest single processes: "
+        + ", ".join(f"{k} {v:.0f}" for k, v in result["client_rss_mib_by_process"].items()) + " MiB")
+    if launches != 2 * NODES * len(rows):
+        say(f"note: {launches} ClientApp processes were started for {2 * NODES * len(rows)} messages")
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
         say(f"wrote {args.json}")

@@ -274,7 +274,8 @@ public final class AgentCore {
         }
         var delta = [Float](repeating: 0, count: globalParameters.count)
         for i in delta.indices { delta[i] = learner.parameters[i] - globalParameters[i] }
-        let k = Swift.max(1, Int((Double(delta.count) * spec.codec.kFraction).rounded()))
+        let share = round.training.kFraction ?? spec.codec.kFraction
+        let k = Swift.min(delta.count, Swift.max(1, Int((Double(delta.count) * share).rounded())))
         let encoding = spec.codec.valueEncoding ?? .int8
         let compressed = delta.withUnsafeBufferPointer { feedback.compress($0, k: k, encoding: encoding) }
         let header = UpdateHeader(

@@ -97,6 +97,12 @@ struct AgentCoreTests {
         #expect(decoded.header.round == 1 && decoded.header.device == "a" && decoded.header.sampleWeight == 30)
         #expect(decoded.header.k == 7)
         #expect(try core.update(for: Self.round(1, model: core.globalHash)) == nil, "one update per round")
+        // A round may ask for another share of the parameters than the task's.
+        var denser = Self.round(2, model: core.globalHash)
+        denser.training.kFraction = 1
+        let full = try #require(try core.update(for: denser))
+        let header = try full.withUnsafeBytes { try decoder.decode($0, expectedTask: "har", expectedDimension: 14) }
+        #expect(header.header.k == 14)
     }
 
     @Test("saved state restores the model, the learner, the residual and the rounds exactly; a corrupt one nothing")

@@ -51,6 +51,11 @@ import Testing
             training: LocalTraining(samples: 50, proxMu: 0.01))
         #expect(try RoundAnnouncement.decode(round.json) == round)
         #expect(String(decoding: round.json, as: UTF8.self).contains("\"model_hash\":\"ffff000000000001\""))
+        #expect(!String(decoding: round.json, as: UTF8.self).contains("k_fraction"), "absent unless a round sets it")
+        var sparser = round
+        sparser.training.kFraction = 0.05
+        #expect(String(decoding: sparser.json, as: UTF8.self).contains("\"k_fraction\":0.05"))
+        #expect(try RoundAnnouncement.decode(sparser.json) == sparser)
         let ack = UpdateAck(task: "har", round: 3, device: "a", status: .rejected, reason: "late_round")
         #expect(try UpdateAck.decode(ack.json) == ack)
         let metrics = RoundMetrics(

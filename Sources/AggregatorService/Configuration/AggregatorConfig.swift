@@ -131,6 +131,8 @@ public struct AggregatorConfig: Codable, Sendable, Hashable {
         }
         try check(rounds.local.samples >= 1, "rounds.local.samples", "must be at least 1")
         try check(rounds.local.proxMu >= 0 && rounds.local.proxMu.isFinite, "rounds.local.prox_mu", "must be ≥ 0")
+        try check(
+            rounds.local.kFraction.map { $0 > 0 && $0 <= 1 } ?? true, "rounds.local.k_fraction", "must be in (0, 1]")
         try check(rounds.bufferSize >= 1, "rounds.buffer_size", "must be at least 1")
         try check(rounds.maxStaleness >= 0, "rounds.max_staleness", "must be ≥ 0")
         do { try strategy.validate() } catch { throw ConfigError(key: "strategy", problem: "\(error)") }

@@ -44,11 +44,14 @@ public struct LocalTraining: Codable, Sendable, Hashable {
     public var samples: Int
     /// FedProx μ: the proximal term pulling local models towards the round's global model (0: plain FedAvg).
     public var proxMu: Double
+    /// Share of the parameters each update carries this round; nil: the task's `codec.k_fraction`.
+    public var kFraction: Double?
 
     /// Creates settings.
-    public init(samples: Int = 100, proxMu: Double = 0) {
+    public init(samples: Int = 100, proxMu: Double = 0, kFraction: Double? = nil) {
         self.samples = samples
         self.proxMu = proxMu
+        self.kFraction = kFraction
     }
 }
 

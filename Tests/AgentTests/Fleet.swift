@@ -4,6 +4,7 @@ import Glibc
 import MQTT
 import Synchronization
 import TributaryTestSupport
+import UpdateCodec
 
 /// A small federation of real processes for end-to-end tests: a Mosquitto broker (from the test), a
 /// `tributary-aggregator`, and one `tributary-agent` per device reading a simulated recording (looped, faster than
@@ -161,6 +162,8 @@ final class Watcher: Sendable {
         var firstAccuracy: [String: Double] = [:]
         var summaries: [String: Int] = [:]
         var rounds: Set<UInt32> = []
+        /// Updates seen on the wire: round → devices that sent one.
+        var sent: [UInt32: Set<String>] = [:]
     }
 
     let client: MQTTClient
@@ -176,6 +179,10 @@ final class Watcher: Sendable {
         try await client.subscribe(topics.round, qos: .atLeastOnce) { [self] _, payload in
             guard let round = try? RoundAnnouncement.decode(Array(payload)) else { return }
             self.state.withLock { _ = $0.rounds.insert(round.round) }
+        }
+        try await client.subscribe(topics.updates, qos: .atLeastOnce) { [self] _, payload in
+            guard let decoder = try? UpdateDecoder(), let header = try? decoder.header(payload) else { return }
+            self.state.withLock { _ = $0.sent[header.round, default: []].insert(header.device) }
         }
         try await client.subscribe(topics.ack("+"), qos: .atLeastOnce) { [self] _, payload in
             guard let ack = try? UpdateAck.decode(Array(payload)) else { return }
@@ -202,6 +209,7 @@ final class Watcher: Sendable {
     }
 
     func metrics(_ round: UInt32) -> RoundMetrics? { state.withLock { $0.metrics[round] } }
+    func senders(round: UInt32) -> Set<String> { state.withLock { $0.sent[round] ?? [] } }
     func announced(_ round: UInt32) -> Bool { state.withLock { $0.rounds.contains(round) } }
     func acks(round: UInt32) -> [UpdateAck] { state.withLock { $0.acks.filter { $0.round == round } } }
     func acks(device: String) -> [UpdateAck] { state.withLock { $0.acks.filter { $0.device == device } } }

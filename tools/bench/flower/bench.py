@@ -64,7 +64,10 @@ class Processes:
         return child
 
     def stop_all(self) -> None:
-        """SIGTERM to each child's process group, newest first; SIGKILL to the groups still there after 10 s."""
+        """SIGTERM to each child's process group, newest first; after 10 s, SIGKILL to what is left of the
+        groups and of the children's descendants (the SuperLink starts its SuperExec in a session of its own)."""
+        parents = process_parents()
+        descendants = {pid: start_time(pid) for _, child in self.children for pid in tree(child.pid, parents)}
         for _, child in reversed(self.children):
             try:
                 os.killpg(child.pid, signal.SIGTERM)
@@ -76,14 +79,27 @@ class Processes:
                 child.wait(timeout=max(0.1, deadline - time.time()))
             except subprocess.TimeoutExpired:
                 say(f"{name} did not stop in time; killing it")
-            try:  # whatever is left of the group (a SuperExec or ClientApp outliving its parent)
+            try:
                 os.killpg(child.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            try:
-                child.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
+            child.wait()
+        time.sleep(max(0.0, min(2.0, deadline - time.time())))  # detached descendants notice their parent is gone
+        for pid, started in descendants.items():
+            if start_time(pid) == started and started is not None:  # the same process, still there
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+
+def start_time(pid: int) -> int | None:
+    """The process's start time (clock ticks after boot): tells a process from a later one with its pid."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(")") + 2:].split()[19])
 
 
 def process_parents() -> dict[int, int]:

@@ -61,12 +61,12 @@ def compare(flower: dict, tributary: dict) -> dict:
         "rounds_50x_shorter": bool(ratio["round_s"] and ratio["round_s"] >= 50),
         "agent_rss_at_most_16_mib": t["rss_mib_max"] is not None and t["rss_mib_max"] <= 16,
     }
-    return {"flower": f, "tributary": t, "ratio_flower_over_tributary": ratio,
+    return {"summary": {"flower": f, "tributary": t}, "ratio_flower_over_tributary": ratio,
             "accuracy_difference_pp": pp, "goals": goals}
 
 
 def print_table(c: dict) -> None:
-    f, t, r = c["flower"], c["tributary"], c["ratio_flower_over_tributary"]
+    f, t, r = c["summary"]["flower"], c["summary"]["tributary"], c["ratio_flower_over_tributary"]
 
     def ratio(key: str) -> str:
         return f"{r[key]:.1f}x" if r[key] is not None else "-"
@@ -118,7 +118,8 @@ def main() -> int:
     c = compare(flower, tributary)
     print_table(c)
     if args.json:
-        args.json.write_text(json.dumps({"flower": flower, "tributary": tributary, **c}, indent=1) + "\n")
+        args.json.write_text(json.dumps({"results": {"flower": flower, "tributary": tributary}, **c}, indent=1)
+                             + "\n")
         print(f"[compare] wrote {args.json}")
     return 0
 

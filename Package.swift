@@ -228,7 +228,8 @@ let package = Package(
         .testTarget(
             name: "AgentTests",
             dependencies: [
-                "Agent", "Federation", "UpdateCodec", "StreamCore", "TributaryWire", "MQTT", "TributaryTestSupport",
+                "Agent", "Federation", "UpdateCodec", "StreamCore", "TributaryWire", "MQTT", "ServiceSupport",
+                "TributaryTestSupport",
             ],
             swiftSettings: strict),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "TributaryTestSupport"], swiftSettings: strict),

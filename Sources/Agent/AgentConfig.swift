@@ -118,7 +118,8 @@ public struct AgentConfig: Codable, Sendable, Hashable {
 
     /// Loads with the given environment.
     public static func load(path: String?, environment: [String: String]) throws(ConfigError) -> AgentConfig {
-        let loader = YAMLConfiguration(environmentPrefix: "TRIBUTARY_AGENT_", knownKeys: knownKeys)
+        var loader = YAMLConfiguration(environmentPrefix: "TRIBUTARY_AGENT_", knownKeys: knownKeys)
+        loader.rejectsUnknownKeys = true
         let yaml = try path.map { (p: String) throws(ConfigError) -> String in try YAMLConfiguration.read(p) } ?? "{}"
         return try loader.decode(
             AgentConfig.self, yaml: yaml, defaults: YAMLConfiguration.tree(of: AgentConfig()), environment: environment,

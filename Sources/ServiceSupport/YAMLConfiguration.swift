@@ -29,10 +29,31 @@ public struct YAMLConfiguration: Sendable {
     /// Every key path the environment may set.
     public var knownKeys: [[String]]
 
+    /// Refuse a file key that is no known setting (when `knownKeys` lists every setting, not only the ones the
+    /// environment may override).
+    public var rejectsUnknownKeys = false
+
     /// Creates a loader.
     public init(environmentPrefix: String, knownKeys: [[String]]) {
         self.environmentPrefix = environmentPrefix
         self.knownKeys = knownKeys
+    }
+
+    /// The first key of `tree` (as a dotted path) that no known setting starts with, or nil. Everything under a
+    /// known leaf (a free-form section) is accepted.
+    func unknownKey(in tree: [String: Any], under path: [String]) -> String? {
+        for (key, value) in tree.sorted(by: { $0.key < $1.key }) {
+            let keyPath = path + [key]
+            if knownKeys.contains(where: { $0.count <= keyPath.count && Array(keyPath.prefix($0.count)) == $0 }) {
+                continue
+            }
+            guard knownKeys.contains(where: { $0.count > keyPath.count && Array($0.prefix(keyPath.count)) == keyPath })
+            else { return keyPath.joined(separator: ".") }
+            if let child = value as? [String: Any], let unknown = unknownKey(in: child, under: keyPath) {
+                return unknown
+            }
+        }
+        return nil
     }
 
     /// Reads a file.
@@ -62,6 +83,9 @@ public struct YAMLConfiguration: Sendable {
         }
         guard let given = (parsed ?? [String: Any]()) as? [String: Any] else {
             throw ConfigError(key: source, problem: "must be a mapping of keys to values")
+        }
+        if rejectsUnknownKeys, let unknown = unknownKey(in: given, under: []) {
+            throw ConfigError(key: unknown, problem: "is not a setting (a typo?); see the sample configuration")
         }
         var root = Self.merge(defaults, given)
         try applyEnvironment(&root, environment: environment)

@@ -61,15 +61,12 @@ struct Fleet: AsyncParsableCommand {
         do {
             base = try AgentConfig.load(path: config)
             if let broker {
-                let parts = broker.split(separator: ":")
-                guard parts.count == 2, let port = Int(parts[1]) else {
-                    throw ConfigError(key: "--broker", problem: "must be HOST:PORT, not '\(broker)'")
-                }
-                base.broker.host = String(parts[0])
-                base.broker.port = port
+                let flag = try BrokerFlag(broker)
+                base.broker.host = flag.host
+                base.broker.port = flag.port
             }
             base.loopMs = loopMs
-        } catch let error as ConfigError {
+        } catch {
             FileHandle.standardError.write(Data("tributary-agent: configuration: \(error)\n".utf8))
             throw ExitCode(64)
         }

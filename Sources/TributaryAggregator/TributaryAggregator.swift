@@ -50,16 +50,13 @@ struct TributaryAggregator: AsyncParsableCommand {
         do {
             settings = try ConfigLoader.load(path: config)
             if let broker {
-                let parts = broker.split(separator: ":")
-                guard parts.count == 2, let port = Int(parts[1]) else {
-                    throw ConfigError(key: "--broker", problem: "must be HOST:PORT, not '\(broker)'")
-                }
-                settings.broker.host = String(parts[0])
-                settings.broker.port = port
+                let flag = try BrokerFlag(broker)
+                settings.broker.host = flag.host
+                settings.broker.port = flag.port
             }
             if let stateDir { settings.stateDir = stateDir }
             try settings.validate()
-        } catch let error as ConfigError {
+        } catch {
             FileHandle.standardError.write(Data("tributary-aggregator: configuration: \(error)\n".utf8))
             throw ExitCode(64)
         }

@@ -1,0 +1,49 @@
+import Foundation
+import ServiceSupport
+import Testing
+
+@testable import Agent
+
+/// The agent's configuration: the shipped sample, environment overrides, and errors that name the key.
+struct ConfigTests {
+    static let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Configs/agent.yaml").path
+
+    @Test("Configs/agent.yaml loads, is valid, and says what the defaults are")
+    func sample() throws {
+        let config = try AgentConfig.load(path: Self.sample, environment: [:])
+        try config.validate()
+        var defaults = AgentConfig()
+        defaults.deviceId = config.deviceId
+        #expect(config == defaults, "the sample documents the defaults")
+    }
+
+    @Test("environment variables override the file; an unknown key or a bad value is named")
+    func overrides() throws {
+        let config = try AgentConfig.load(
+            path: Self.sample,
+            environment: ["TRIBUTARY_AGENT_BROKER_PORT": "1884", "TRIBUTARY_AGENT_SOURCE_KIND": "udp"])
+        #expect(config.broker.port == 1884 && config.source.kind == "udp")
+        var bad = config
+        bad.minWindows = bad.bufferWindows + 1
+        #expect(throws: ConfigError.self) { try bad.validate() }
+        do {
+            try bad.validate()
+        } catch {
+            #expect(error.key == "min_windows")
+        }
+        var template = Array("/tmp/tributary-agent-config-XXXXXX".utf8CString)
+        let directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+        try "device_id: a\nsorce: {kind: udp}\n".write(toFile: directory + "/a.yaml", atomically: true, encoding: .utf8)
+        #expect(throws: ConfigError.self) { try AgentConfig.load(path: directory + "/a.yaml", environment: [:]) }
+    }
+
+    @Test("--broker takes HOST:PORT and nothing else")
+    func brokerFlag() throws {
+        let flag = try BrokerFlag("127.0.0.1:1884")
+        #expect(flag.host == "127.0.0.1" && flag.port == 1884)
+        for bad in ["127.0.0.1", ":1883", "host:", "host:0", "host:70000", "a:b:1", "host:x"] {
+            #expect(throws: ConfigError.self, "\(bad)") { try BrokerFlag(bad) }
+        }
+    }
+}

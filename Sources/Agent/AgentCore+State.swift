@@ -1,5 +1,6 @@
 import Glibc
 import OnlineLearning
+import ServiceSupport
 public import TributaryWire
 
 extension AgentCore {
@@ -35,11 +36,7 @@ extension AgentCore {
         guard let spec, var learner, var feedback else { return false }
         let parsed = bytes.withUnsafeBytes { all in
             Result { () throws(WireError) -> (UInt32, UInt64, UInt32, [UInt8], [Float], [Float])? in
-                guard all.count >= 4 else { throw WireError(.truncated, "agent state") }
-                let body = UnsafeRawBufferPointer(rebasing: all[..<(all.count - 4)])
-                let stored = UInt32(littleEndian: all.loadUnaligned(fromByteOffset: all.count - 4, as: UInt32.self))
-                guard CRC32C.checksum(body) == stored else { throw WireError(.badChecksum, "agent state") }
-                var r = ByteReader(body)
+                var r = ByteReader(try CRC32C.checkedBody(all, "agent state"))
                 guard try r.read(UInt32.self, "magic") == Self.stateMagic else {
                     throw WireError(.badMagic, "agent state")
                 }
@@ -51,17 +48,8 @@ extension AgentCore {
                 let hash = try r.read(UInt64.self, "hash")
                 let sent = try r.read(UInt32.self, "sent")
                 let learnerBytes = Array(try r.readBytes(Int(try r.read(UInt32.self, "learner length")), "learner"))
-                func floats() throws(WireError) -> [Float] {
-                    let n = Int(try r.read(UInt32.self, "count"))
-                    let raw = try r.readBytes(4 * n, "floats")
-                    return (0..<n).map {
-                        Float(
-                            bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))
-                        )
-                    }
-                }
-                let residual = try floats()
-                let global = try floats()
+                let residual = try r.readFloats(Int(try r.read(UInt32.self, "residual count")), "residual")
+                let global = try r.readFloats(Int(try r.read(UInt32.self, "model count")), "global model")
                 try r.expectEnd("agent state")
                 return (round, hash, sent, learnerBytes, residual, global)
             }
@@ -83,50 +71,6 @@ extension AgentCore {
         self.feedback = feedback
         return true
     }
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file, fsync, rename, fsync of the directory.
-func writeAtomically(_ bytes: [UInt8], to path: String) -> Bool {
-    let temporary = path + ".tmp"
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { return false }
-    var written = 0
-    while written < bytes.count {
-        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }
-        if n < 0 && errno == EINTR { continue }
-        guard n > 0 else {
-            close(fd)
-            return false
-        }
-        written += n
-    }
-    guard fsync(fd) == 0 else {
-        close(fd)
-        return false
-    }
-    close(fd)
-    guard rename(temporary, path) == 0 else { return false }
-    let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
-    let dir = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY)
-    if dir >= 0 {
-        _ = fsync(dir)
-        close(dir)
-    }
-    return true
-}
-
-/// The whole content of a file, or nil.
-func readFile(_ path: String) -> [UInt8]? {
-    guard let file = fopen(path, "rb") else { return nil }
-    defer { fclose(file) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-        let n = fread(&buffer, 1, buffer.count, file)
-        if n == 0 { break }
-        bytes += buffer[0..<n]
-    }
-    return bytes
 }
 
 /// Creates a directory and its parents.

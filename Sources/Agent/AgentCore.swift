@@ -26,6 +26,8 @@ public final class AgentCore {
     var windower: Windower?
     var extractor: FeatureExtractor?
     var features: [Float] = []
+    /// Every channel's features of the current window (the task's channels are picked from it into `features`).
+    var extracted: [Float] = []
     var buffer = WindowBuffer(capacity: 1, dimension: 1)
     var holdout = WindowBuffer(capacity: 1, dimension: 1)
     var feedback: ErrorFeedback?
@@ -111,6 +113,7 @@ public final class AgentCore {
         windower = Windower(spec: window)
         extractor = FeatureExtractor(channels: channels, features: spec.data.features.compactMap(Feature.init))
         features = [Float](repeating: 0, count: spec.data.inputCount)
+        extracted = [Float](repeating: 0, count: extractor!.dimension)
         buffer = WindowBuffer(capacity: bufferCapacity, dimension: spec.data.inputCount)
         holdout = WindowBuffer(
             capacity: Swift.max(1, bufferCapacity / Swift.max(1, holdoutEvery)), dimension: spec.data.inputCount)
@@ -142,7 +145,8 @@ public final class AgentCore {
         let featureCount = spec.data.features.count
         let classes = spec.model.head == .softmax ? spec.model.outputs : 2
         var made = 0
-        var all = [Float](repeating: 0, count: extractor.dimension)
+        var all = extracted
+        extracted = []  // so `all` holds the only reference and is written in place
         windower.drain(&consumer, ring: ring) { window in
             all.withUnsafeMutableBufferPointer { extractor.extract(window.segments, into: $0) }
             for f in 0..<featureCount {
@@ -176,23 +180,24 @@ public final class AgentCore {
         self.extractor = extractor
         self.learner = learner
         self.evaluator = evaluator
+        extracted = all
         return made
     }
 
+    /// Adds the last `count` frames of a window to the summary (no array per window: this runs for each one).
     func summarize(_ window: Windower.Window, last count: Int) {
-        let channels = ring.channels
-        var skip = window.frames - count
-        for segment in [window.segments.0, window.segments.1] {
-            guard skip < segment.count else {
-                skip -= segment.count
-                continue
-            }
-            summary.add(
-                UnsafeBufferPointer(rebasing: segment.values[(skip * channels)...]), frames: segment.count - skip)
-            summaryStart = Swift.min(summaryStart, segment.timestamps[skip])
-            summaryEnd = Swift.max(summaryEnd, segment.timestamps[segment.count - 1] &+ 1)
-            skip = 0
-        }
+        let first = window.segments.0.count
+        let skip = window.frames - count
+        if skip < first { summarize(window.segments.0, from: skip) }
+        if window.segments.1.count > 0 { summarize(window.segments.1, from: Swift.max(0, skip - first)) }
+    }
+
+    func summarize(_ segment: FrameRing.Segment, from start: Int) {
+        guard start < segment.count else { return }
+        summary.add(
+            UnsafeBufferPointer(rebasing: segment.values[(start * ring.channels)...]), frames: segment.count - start)
+        summaryStart = Swift.min(summaryStart, segment.timestamps[start])
+        summaryEnd = Swift.max(summaryEnd, segment.timestamps[segment.count - 1] &+ 1)
     }
 
     /// The summary of the frames since the last call, as `{prefix}/dev/{device}/summary` JSON, and a fresh one

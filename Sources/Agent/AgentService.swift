@@ -4,6 +4,7 @@ public import Logging
 import MQTT
 import SensorFrames
 public import ServiceLifecycle
+import ServiceSupport
 import StreamCore
 import Synchronization
 
@@ -124,7 +125,7 @@ public final class AgentService: Service, Sendable {
             stopping.store(true, ordering: .releasing)
         }
         source?.cancel()
-        if let bytes = core.savedState() { _ = writeAtomically(bytes, to: statePath) }
+        if let bytes = core.savedState() { try? FileIO.replace(statePath, with: bytes) }
         // The offline status, if the broker is there to take it (a will covers the case it is not).
         if client.isConnected {
             try? await client.publish(
@@ -168,7 +169,7 @@ public final class AgentService: Service, Sendable {
                     continue
                 }
                 // Once, at the first specification: a later one (the same, redelivered) must not roll back.
-                if !state.restored, let saved = readFile(statePath) {
+                if !state.restored, let saved = (try? FileIO.readAll(statePath)) {
                     if (try? core.restore(saved)) == true {
                         logger.info("resumed from saved state: global round \(core.globalRound)")
                     }
@@ -182,7 +183,7 @@ public final class AgentService: Service, Sendable {
                 let before = core.globalHash
                 if let round = core.adopt(model: message.payload), core.globalHash != before {
                     logger.info("adopted the global model for round \(round)")
-                    if let bytes = core.savedState() { _ = writeAtomically(bytes, to: statePath) }
+                    if let bytes = core.savedState() { try? FileIO.replace(statePath, with: bytes) }
                     // Report the new model's hold-out accuracy now rather than at the next interval.
                     state.modelReport = true
                 }
@@ -214,7 +215,7 @@ public final class AgentService: Service, Sendable {
                 if let payload = try core.update(for: round) {
                     _ = outbox.put(payload, round: round.round)
                     state.pending[round.round] = (payload, nil)
-                    if let bytes = core.savedState() { _ = writeAtomically(bytes, to: statePath) }
+                    if let bytes = core.savedState() { try? FileIO.replace(statePath, with: bytes) }
                     logger.info("round \(round.round): update of \(payload.count) bytes")
                 }
             } catch {
@@ -298,7 +299,9 @@ func rounded(_ value: Double) -> Double { (value * 10_000).rounded() / 10_000 }
 
 /// Resident set size of this process (from /proc/self/statm).
 func residentBytes() -> Int {
-    guard let text = readFile("/proc/self/statm"), let line = String(bytes: text, encoding: .utf8) else { return 0 }
+    guard let text = (try? FileIO.readAll("/proc/self/statm")), let line = String(bytes: text, encoding: .utf8) else {
+        return 0
+    }
     let fields = line.split(separator: " ")
     guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
     return pages * Int(sysconf(Int32(_SC_PAGESIZE)))

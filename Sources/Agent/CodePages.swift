@@ -1,4 +1,5 @@
 import Glibc
+import ServiceSupport
 
 /// Keeps the agent's resident code to what it runs.
 ///
@@ -20,7 +21,7 @@ enum CodePages {
     /// Advises and drops the clean read-only file mappings of this process (see the type's documentation).
     static func trim() -> Report {
         var report = Report()
-        guard let text = readFile("/proc/self/smaps").map({ String(decoding: $0, as: UTF8.self) }) else {
+        guard let text = (try? FileIO.readAll("/proc/self/smaps")).map({ String(decoding: $0, as: UTF8.self) }) else {
             return report
         }
         var current: (start: UInt, end: UInt, eligible: Bool, rss: Int, dirty: Int)?

@@ -1,4 +1,5 @@
 import Glibc
+import ServiceSupport
 
 /// Updates waiting to be acknowledged, as files in `{state}/outbox/` (`{round}.tupd`), written atomically before
 /// they are first published: an update built while the link is down, or not acknowledged before a crash, leaves
@@ -14,7 +15,7 @@ struct Outbox {
 
     func path(_ round: UInt32) -> String { "\(directory)/\(round).tupd" }
 
-    func put(_ payload: [UInt8], round: UInt32) -> Bool { writeAtomically(payload, to: path(round)) }
+    func put(_ payload: [UInt8], round: UInt32) -> Bool { (try? FileIO.replace(path(round), with: payload)) != nil }
 
     func remove(_ round: UInt32) { unlink(path(round)) }
 
@@ -32,5 +33,5 @@ struct Outbox {
         return result.sorted()
     }
 
-    func payload(_ round: UInt32) -> [UInt8]? { readFile(path(round)) }
+    func payload(_ round: UInt32) -> [UInt8]? { try? FileIO.readAll(path(round)) }
 }

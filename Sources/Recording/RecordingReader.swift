@@ -49,9 +49,7 @@ public final class RecordingReader {
         let headerBytes = try file.read(at: 0, count: 12 + metadataLength + 4)
         let parsedStreams = headerBytes.withUnsafeBytes { all in
             Result { () throws(WireError) -> [RecordingStream] in
-                let body = UnsafeRawBufferPointer(rebasing: all[..<(all.count - 4)])
-                let stored = UInt32(littleEndian: all.loadUnaligned(fromByteOffset: all.count - 4, as: UInt32.self))
-                guard CRC32C.checksum(body) == stored else { throw WireError(.badChecksum, "header checksum mismatch") }
+                let body = try CRC32C.checkedBody(all, "header")
                 var m = ByteReader(UnsafeRawBufferPointer(rebasing: body[12...]))
                 let count = Int(try m.read(UInt16.self, "stream count"))
                 var found: [RecordingStream] = []
@@ -111,9 +109,7 @@ public final class RecordingReader {
         guard end == RecordingFormat.endMagic, length >= 12, size - 8 - length >= dataStart else { return nil }
         let footer = try file.read(at: size - 8 - length, count: length)
         return footer.withUnsafeBytes { all -> ([ChunkInfo], Void)? in
-            let body = UnsafeRawBufferPointer(rebasing: all[..<(all.count - 4)])
-            let stored = UInt32(littleEndian: all.loadUnaligned(fromByteOffset: all.count - 4, as: UInt32.self))
-            guard CRC32C.checksum(body) == stored else { return nil }
+            guard let body = try? CRC32C.checkedBody(all, "index") else { return nil }
             var r = ByteReader(body)
             guard (try? r.read(UInt32.self)) == RecordingFormat.indexMagic, let count = try? r.read(UInt32.self) else {
                 return nil

@@ -112,25 +112,7 @@ enum AggregateBenchmark {
     static func brokerAlone(_ messages: [(topic: String, bytes: [UInt8])], broker: MosquittoBroker) async throws
         -> Double
     {
-        let subscriber = try MQTTClient(configuration: broker.clientConfiguration("bench-sub"))
-        try await subscriber.connect()
-        let received = Atomic<Int>(0)
-        let done = Mutex<ContinuousClock.Instant?>(nil)
-        let total = messages.count
-        try await subscriber.subscribe("tributary/v1/fl/bench/update/+", qos: .atLeastOnce) { _, _ in
-            if received.add(1, ordering: .relaxed).newValue == total { done.withLock { $0 = .now } }
-        }
-        let publisher = try MQTTClient(configuration: broker.clientConfiguration("bench-pub"))
-        try await publisher.connect()
-        let start = ContinuousClock.now
-        for message in messages {
-            try await publisher.publish(message.topic, payload: message.bytes, qos: .atLeastOnce)
-        }
-        _ = await eventually(timeout: .seconds(60), poll: .milliseconds(1)) { done.withLock { $0 } != nil }
-        let end = done.withLock { $0 } ?? .now
-        await publisher.disconnect()
-        await subscriber.disconnect()
-        return Double(received.load(ordering: .relaxed)) / seconds(end - start)
+        try await deliveryRate(messages, broker: broker, countedOn: "tributary/v1/fl/bench/update/+", name: "bench")
     }
 
     /// The same messages through the same protocol with nothing behind it: a subscriber that answers each update
@@ -151,15 +133,25 @@ enum AggregateBenchmark {
                 {}
             }
         }
-        let watcher = try MQTTClient(configuration: broker.clientConfiguration("bench-echo-acks"))
-        try await watcher.connect()
-        let acked = Atomic<Int>(0)
+        let rate = try await deliveryRate(
+            messages, broker: broker, countedOn: "tributary/v1/fl/bench/ack/+", name: "bench-echo")
+        await echo.disconnect()
+        return rate
+    }
+
+    /// Publishes `messages` (QoS 1) and times them until as many have arrived on `filter`: messages/s.
+    static func deliveryRate(
+        _ messages: [(topic: String, bytes: [UInt8])], broker: MosquittoBroker, countedOn filter: String, name: String
+    ) async throws -> Double {
+        let counter = try MQTTClient(configuration: broker.clientConfiguration("\(name)-sub"))
+        try await counter.connect()
+        let received = Atomic<Int>(0)
         let done = Mutex<ContinuousClock.Instant?>(nil)
         let total = messages.count
-        try await watcher.subscribe("tributary/v1/fl/bench/ack/+", qos: .atLeastOnce) { _, _ in
-            if acked.add(1, ordering: .relaxed).newValue == total { done.withLock { $0 = .now } }
+        try await counter.subscribe(filter, qos: .atLeastOnce) { _, _ in
+            if received.add(1, ordering: .relaxed).newValue == total { done.withLock { $0 = .now } }
         }
-        let publisher = try MQTTClient(configuration: broker.clientConfiguration("bench-echo-pub"))
+        let publisher = try MQTTClient(configuration: broker.clientConfiguration("\(name)-pub"))
         try await publisher.connect()
         let start = ContinuousClock.now
         for message in messages {
@@ -168,9 +160,8 @@ enum AggregateBenchmark {
         _ = await eventually(timeout: .seconds(60), poll: .milliseconds(1)) { done.withLock { $0 } != nil }
         let end = done.withLock { $0 } ?? .now
         await publisher.disconnect()
-        await watcher.disconnect()
-        await echo.disconnect()
-        return Double(acked.load(ordering: .relaxed)) / seconds(end - start)
+        await counter.disconnect()
+        return Double(received.load(ordering: .relaxed)) / seconds(end - start)
     }
 
     /// A real aggregator service; the clock runs from the first publish to the last accepted acknowledgement.

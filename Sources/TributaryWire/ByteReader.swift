@@ -47,6 +47,14 @@ public struct ByteReader {
         Double(bitPattern: try read(UInt64.self, what))
     }
 
+    /// Reads `count` IEEE-754 singles, little-endian (what `ByteWriter.write(floats:)` wrote).
+    public mutating func readFloats(_ count: Int, _ what: StaticString = "floats") throws(WireError) -> [Float] {
+        let raw = try readBytes(4 * count, what)
+        return (0..<count).map {
+            Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)))
+        }
+    }
+
     /// Reads an unsigned LEB128 varint of at most 10 bytes that fits in 64 bits.
     @inlinable
     public mutating func readVarint(_ what: StaticString = "varint") throws(WireError) -> UInt64 {

@@ -50,3 +50,17 @@ public enum CRC32C {
         bytes.withUnsafeBytes { checksum($0) }
     }
 }
+
+extension CRC32C {
+    /// The bytes before a trailing CRC32C (u32 little-endian), once it matches them: the reading side of
+    /// `ByteWriter.appendChecksum()`. `what` names the message in the error.
+    public static func checkedBody(_ bytes: UnsafeRawBufferPointer, _ what: String) throws(WireError)
+        -> UnsafeRawBufferPointer
+    {
+        guard bytes.count >= 4 else { throw WireError(.truncated, "\(what) shorter than its checksum") }
+        let body = UnsafeRawBufferPointer(rebasing: bytes[..<(bytes.count - 4)])
+        let stored = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: bytes.count - 4, as: UInt32.self))
+        guard checksum(body) == stored else { throw WireError(.badChecksum, "\(what) checksum mismatch") }
+        return body
+    }
+}

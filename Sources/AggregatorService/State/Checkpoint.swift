@@ -1,5 +1,6 @@
 public import Federation
 import Glibc
+import ServiceSupport
 public import TributaryWire
 import UpdateCodec
 
@@ -48,11 +49,7 @@ public struct Checkpoint: Sendable, Hashable {
     public init(bytes: [UInt8]) throws(WireError) {
         let parsed = bytes.withUnsafeBytes { all in
             Result { () throws(WireError) -> Checkpoint in
-                guard all.count >= 4 else { throw WireError(.truncated, "checkpoint shorter than its checksum") }
-                let body = UnsafeRawBufferPointer(rebasing: all[..<(all.count - 4)])
-                let stored = UInt32(littleEndian: all.loadUnaligned(fromByteOffset: all.count - 4, as: UInt32.self))
-                guard CRC32C.checksum(body) == stored else { throw WireError(.badChecksum, "checkpoint checksum") }
-                var r = ByteReader(body)
+                var r = ByteReader(try CRC32C.checkedBody(all, "checkpoint"))
                 guard try r.read(UInt32.self, "magic") == Self.magic else {
                     throw WireError(.badMagic, "not a checkpoint")
                 }
@@ -67,19 +64,11 @@ public struct Checkpoint: Sendable, Hashable {
                 guard r.remaining == arrays * 4 * n else {
                     throw WireError(.lengthMismatch, "checkpoint of \(n) parameters has \(r.remaining) bytes of arrays")
                 }
-                func floats() throws(WireError) -> [Float] {
-                    let raw = try r.readBytes(4 * n, "floats")
-                    return (0..<n).map {
-                        Float(
-                            bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))
-                        )
-                    }
-                }
-                let model = try floats()
+                let model = try r.readFloats(n)
                 guard ModelHash.of(model) == hash else { throw WireError(.mismatch, "checkpoint model hash") }
                 var optimizer = ServerOptimizerState(dimension: 0)
-                if flags & 1 != 0 { optimizer.m = try floats() }
-                if flags & 2 != 0 { optimizer.v = try floats() }
+                if flags & 1 != 0 { optimizer.m = try r.readFloats(n) }
+                if flags & 2 != 0 { optimizer.v = try r.readFloats(n) }
                 optimizer.step = step
                 return Checkpoint(round: round, model: model, optimizer: optimizer)
             }
@@ -108,50 +97,15 @@ public struct CheckpointStore: Sendable {
     @discardableResult
     public func write(_ checkpoint: Checkpoint, task: String) throws(StoreError) -> String {
         let final = path(task: task, round: checkpoint.round)
-        let temporary = final + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw StoreError("cannot create \(temporary): \(String(cString: strerror(errno)))") }
-        let bytes = checkpoint.bytes
-        var written = 0
-        while written < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, bytes.count - written) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else {
-                close(fd)
-                throw StoreError("cannot write \(temporary): \(String(cString: strerror(errno)))")
-            }
-            written += n
-        }
-        guard fsync(fd) == 0 else {
-            close(fd)
-            throw StoreError("cannot sync \(temporary): \(String(cString: strerror(errno)))")
-        }
-        close(fd)
-        guard rename(temporary, final) == 0 else {
-            throw StoreError("cannot rename \(temporary): \(String(cString: strerror(errno)))")
-        }
-        let dir = open(directory, O_RDONLY | O_DIRECTORY)
-        if dir >= 0 {
-            _ = fsync(dir)
-            close(dir)
-        }
+        do { try FileIO.replace(final, with: checkpoint.bytes) } catch { throw StoreError(error.description) }
         prune(task: task, newest: checkpoint.round)
         return final
     }
 
     /// Reads a checkpoint file.
     public func read(_ path: String) throws(StoreError) -> Checkpoint {
-        guard let file = fopen(path, "rb") else {
-            throw StoreError("cannot open \(path): \(String(cString: strerror(errno)))")
-        }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = fread(&buffer, 1, buffer.count, file)
-            if n == 0 { break }
-            bytes += buffer[0..<n]
-        }
+        let bytes: [UInt8]
+        do { bytes = try FileIO.readAll(path) } catch { throw StoreError(error.description) }
         do { return try Checkpoint(bytes: bytes) } catch { throw StoreError("\(path): \(error)") }
     }
 

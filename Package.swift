@@ -33,7 +33,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
@@ -45,6 +44,11 @@ let package = Package(
             name: "CMosquitto",
             pkgConfig: "libmosquitto",
             providers: [.apt(["libmosquitto-dev"])]
+        ),
+        .systemLibrary(
+            name: "CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]
         ),
         .systemLibrary(
             name: "CZstd",
@@ -59,6 +63,9 @@ let package = Package(
             dependencies: ["CMosquitto", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+
+        // MARK: Documents: YAML and JSON text (libyaml) ⇄ values ⇄ Codable types, without Foundation
+        .target(name: "Documents", dependencies: ["CYAML"], swiftSettings: strict),
 
         // MARK: Core (pure: standard library and Synchronization only, no Foundation, no I/O)
         .target(name: "TributaryWire", swiftSettings: strict),
@@ -75,20 +82,22 @@ let package = Package(
 
         // MARK: Protocol
         .target(
-            name: "Federation", dependencies: ["OnlineLearning", "UpdateCodec", "StreamCore"], swiftSettings: strict),
+            name: "Federation",
+            dependencies: ["OnlineLearning", "UpdateCodec", "StreamCore", "Documents", "TributaryWire"],
+            swiftSettings: strict),
 
         // MARK: Services
         .target(
-            name: "ServiceSupport", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strict),
+            name: "ServiceSupport", dependencies: ["Documents"], swiftSettings: strict),
         .target(
             name: "AggregatorService",
             dependencies: [
                 "ServiceSupport", "Federation", "UpdateCodec", "OnlineLearning", "MQTT", "Recording", "StreamCore",
+                "Documents",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "FlyingFox", package: "FlyingFox"),
-                .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -97,9 +106,8 @@ let package = Package(
             name: "Agent",
             dependencies: [
                 "ServiceSupport", "Federation", "UpdateCodec", "OnlineLearning", "StreamCore", "SensorFrames", "MQTT",
-                "Recording",
+                "Recording", "Documents",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
         .target(
@@ -118,7 +126,7 @@ let package = Package(
         .target(
             name: "Simulator",
             dependencies: [
-                "SimulatorCore", "MQTT", .product(name: "Yams", package: "Yams"),
+                "SimulatorCore", "MQTT", "ServiceSupport", "Documents",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -137,10 +145,8 @@ let package = Package(
         .executableTarget(
             name: "TributaryAgent",
             dependencies: [
-                "Agent", "ServiceSupport", "Federation", "Recording",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Agent", "ServiceSupport", "Federation", "Recording", "TributaryWire",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
         .executableTarget(
@@ -186,6 +192,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd"], swiftSettings: strict),
+        .testTarget(name: "DocumentsTests", dependencies: ["Documents", "TributaryWire"], swiftSettings: strict),
         .testTarget(
             name: "UpdateCodecTests", dependencies: ["UpdateCodec", "TributaryWire"], exclude: ["Fixtures"],
             swiftSettings: strict),

@@ -57,7 +57,13 @@ def agent_wire_bytes(port: int) -> tuple[int, int]:
 
 def footprint(children: list[subprocess.Popen]) -> tuple[list[float], list[float]]:
     """Resident memory (MiB, sorted) and CPU seconds of the running children."""
-    rss, cpu = [], []
+    rss, _, cpu = footprint_with_peaks(children)
+    return rss, cpu
+
+
+def footprint_with_peaks(children: list[subprocess.Popen]) -> tuple[list[float], list[float], list[float]]:
+    """Resident memory now and at its peak since start (VmRSS, VmHWM; MiB, sorted) and CPU seconds."""
+    rss, peaks, cpu = [], [], []
     tick = os.sysconf("SC_CLK_TCK")
     for child in children:
         try:
@@ -66,8 +72,9 @@ def footprint(children: list[subprocess.Popen]) -> tuple[list[float], list[float
         except OSError:
             continue
         rss += [int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")]
+        peaks += [int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")]
         cpu.append((int(stat[11]) + int(stat[12])) / tick)
-    return sorted(rss), cpu
+    return sorted(rss), sorted(peaks), cpu
 
 
 def say(message: str) -> None:
@@ -335,14 +342,15 @@ strategy: {{kind: {args.strategy}}}
         f"{total_up / n / per_round:.0f} B up and {total_down / n / per_round:.0f} B down per device per round")
     # Footprint, read from /proc once the agents are past start-up (they trim their code pages 5 s in).
     time.sleep(max(0.0, agents_started + 8 - time.time()))
-    rss, cpu = footprint(agents)
+    rss, peaks, cpu = footprint_with_peaks(agents)
     elapsed = time.time() - agents_started
     if rss and args.fleet:
         say(f"{len(rss)} fleet process(es): {sum(rss):.0f} MiB resident for {len(devices)} agents "
             f"({sum(rss) / len(devices):.2f} MiB each), CPU {sum(cpu):.1f} s in {elapsed:.0f} s")
     elif rss:
-        say(f"agent resident memory (VmRSS after start-up): {min(rss):.1f}–{max(rss):.1f} MiB; "
-            f"CPU {sum(cpu) / len(cpu):.2f} s per agent in {elapsed:.0f} s")
+        say(f"agent resident memory: now {min(rss):.1f}–{max(rss):.1f} MiB (VmRSS), peak since start "
+            f"{min(peaks):.1f}–{max(peaks):.1f} MiB (VmHWM); CPU {sum(cpu) / len(cpu):.2f} s per agent in "
+            f"{elapsed:.0f} s")
     broker_cpu = footprint([broker])[1]
     if broker_cpu and rows:
         durations = sorted(r["round_s"] for r in rows)
@@ -362,6 +370,8 @@ strategy: {{kind: {args.strategy}}}
             "agent_cpu_s_mean": sum(cpu) / len(cpu) if cpu else None, "agent_seconds": elapsed,
             "devices": len(devices), "fleet": args.fleet, "broker_cpu_s": broker_cpu[0] if broker_cpu else None,
             "agent_rss_mib_max": rss[-1] if rss else None,
+            "agent_peak_rss_mib_median": peaks[len(peaks) // 2] if peaks else None,
+            "agent_peak_rss_mib_max": peaks[-1] if peaks else None,
             "model_parameters": 36 * classes + classes,
         }, indent=1) + "\n")
         say(f"wrote {args.json}")

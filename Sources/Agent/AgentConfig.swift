@@ -1,4 +1,3 @@
-import Foundation
 public import ServiceSupport
 
 /// Everything `tributary-agent` is told (YAML, documented in `Configs/agent.yaml`; environment variables
@@ -113,7 +112,7 @@ public struct AgentConfig: Codable, Sendable, Hashable {
 
     /// Loads a YAML file over the defaults, with `TRIBUTARY_AGENT_*` environment overrides.
     public static func load(path: String?) throws(ConfigError) -> AgentConfig {
-        try load(path: path, environment: ProcessInfo.processInfo.environment)
+        try load(path: path, environment: Environment.current)
     }
 
     /// Loads with the given environment.

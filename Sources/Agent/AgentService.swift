@@ -1,9 +1,8 @@
 import Federation
-import Foundation
+import Glibc
 public import Logging
 import MQTT
 import SensorFrames
-public import ServiceLifecycle
 import ServiceSupport
 import StreamCore
 import Synchronization
@@ -11,11 +10,12 @@ import Synchronization
 /// `tributary-agent` as a service: sensor frames in (MQTT hot path, UDP, stdin or recordings), windows, an
 /// online model, and for each round that selects it an update (kept in an on-disk outbox and resent until the
 /// aggregator acknowledges it); status and summaries published; state saved atomically, so a restart resumes.
-public final class AgentService: Service, Sendable {
+public final class AgentService: Sendable {
     let config: AgentConfig
     let logger: Logger
     let control = Mutex<[(topic: String, payload: [UInt8])]>([])
     let failure = Mutex<(any Error)?>(nil)
+    let stopping = Atomic<Bool>(false)
 
     /// Creates the service.
     public init(config: AgentConfig, logger: Logger) {
@@ -26,7 +26,13 @@ public final class AgentService: Service, Sendable {
     /// The error that stopped the service, if one did.
     public var error: (any Error)? { failure.withLock { $0 } }
 
-    /// Runs until shutdown.
+    /// Asks ``run()`` to stop: it saves the state, publishes the offline status and returns (cancelling its task
+    /// does the same).
+    public func shutdown() {
+        stopping.store(true, ordering: .releasing)
+    }
+
+    /// Runs until ``shutdown()`` or cancellation.
     public func run() async throws {
         do { try await serve() } catch {
             failure.withLock { $0 = error }
@@ -61,7 +67,7 @@ public final class AgentService: Service, Sendable {
         var configuration = MQTTConfiguration(
             host: config.broker.host, port: config.broker.port, clientID: "agent-\(device)", cleanSession: false)
         configuration.credentials = config.broker.username.map {
-            MQTTCredentials(username: $0, password: ProcessInfo.processInfo.environment["TRIBUTARY_MQTT_PASSWORD"])
+            MQTTCredentials(username: $0, password: Environment.value("TRIBUTARY_MQTT_PASSWORD"))
         }
         configuration.tls = config.broker.caFile.map {
             MQTTTLSConfiguration(caFile: $0, certificateFile: config.broker.certFile, keyFile: config.broker.keyFile)
@@ -114,15 +120,9 @@ public final class AgentService: Service, Sendable {
         )
 
         var state = LoopState()
-        let stopping = Atomic<Bool>(false)
-        await withGracefulShutdownHandler {
-            while !Task.isCancelled && !stopping.load(ordering: .acquiring) {
-                try? await Task.sleep(for: .milliseconds(self.config.loopMs))
-                await self.step(
-                    core: core, client: client, topics: topics, outbox: outbox, statePath: statePath, state: &state)
-            }
-        } onGracefulShutdown: {
-            stopping.store(true, ordering: .releasing)
+        while !Task.isCancelled && !stopping.load(ordering: .acquiring) {
+            try? await Task.sleep(for: .milliseconds(config.loopMs))
+            await step(core: core, client: client, topics: topics, outbox: outbox, statePath: statePath, state: &state)
         }
         source?.cancel()
         if let bytes = core.savedState() { try? FileIO.replace(statePath, with: bytes) }
@@ -160,8 +160,13 @@ public final class AgentService: Service, Sendable {
         for message in messages {
             switch message.topic {
             case topics.spec:
-                guard let spec = try? TaskSpec.decode(message.payload), spec.task == config.task else {
-                    logger.warning("ignoring an invalid task specification")
+                let spec: TaskSpec
+                do { spec = try TaskSpec.decode(message.payload) } catch {
+                    logger.warning("ignoring an invalid task specification: \(error)")
+                    continue
+                }
+                guard spec.task == config.task else {
+                    logger.warning("ignoring the specification of task \(spec.task) (this agent is for \(config.task))")
                     continue
                 }
                 do { try core.configure(spec) } catch {
@@ -299,7 +304,8 @@ func rounded(_ value: Double) -> Double { (value * 10_000).rounded() / 10_000 }
 
 /// Resident set size of this process (from /proc/self/statm).
 func residentBytes() -> Int {
-    guard let text = (try? FileIO.readAll("/proc/self/statm")), let line = String(bytes: text, encoding: .utf8) else {
+    guard let text = (try? FileIO.readAll("/proc/self/statm")), let line = String(validating: text, as: UTF8.self)
+    else {
         return 0
     }
     let fields = line.split(separator: " ")

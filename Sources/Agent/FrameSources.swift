@@ -1,8 +1,8 @@
-import Foundation
 import Glibc
 public import Logging
 import Recording
 import SensorFrames
+import ServiceSupport
 public import StreamCore
 import Synchronization
 
@@ -48,7 +48,7 @@ public final class FrameSource: Sendable {
         }
         var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        Thread.detachNewThread {
+        Threads.detach {
             var producer = ring.makeProducer()
             var buffer = [UInt8](repeating: 0, count: 65_536)
             while !source.stop.load(ordering: .acquiring) {
@@ -67,7 +67,7 @@ public final class FrameSource: Sendable {
     /// Sensor frame batches on standard input, each preceded by its length (u32, little-endian).
     public static func standardInput(ring: FrameRing, maxBytes: Int, logger: Logger) -> FrameSource {
         let source = FrameSource()
-        Thread.detachNewThread {
+        Threads.detach {
             var producer = ring.makeProducer()
             func readExactly(_ count: Int) -> [UInt8]? {
                 var bytes = [UInt8](repeating: 0, count: count)
@@ -107,7 +107,7 @@ public final class FrameSource: Sendable {
             }
         }
         let source = FrameSource()
-        Thread.detachNewThread {
+        Threads.detach {
             let readers = paths.compactMap { try? RecordingReader(path: $0) }
             var producer = ring.makeProducer()
             let clock = ContinuousClock()
@@ -138,7 +138,7 @@ public final class FrameSource: Sendable {
                                     let wait = due(i) - now
                                     let seconds =
                                         Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18
-                                    Thread.sleep(forTimeInterval: Swift.min(0.05, Swift.max(0.02, seconds)))
+                                    Threads.sleep(seconds: Swift.min(0.05, Swift.max(0.02, seconds)))
                                     continue
                                 }
                                 n = 1
@@ -146,7 +146,7 @@ public final class FrameSource: Sendable {
                             }
                             let span = producer.reserveAvailable(n)
                             if span.count == 0 {
-                                Thread.sleep(forTimeInterval: 0.001)
+                                Threads.sleep(seconds: 0.001)
                                 continue
                             }
                             let (a, b) = ring.segments(span)

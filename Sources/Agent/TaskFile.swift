@@ -1,5 +1,5 @@
+import Documents
 public import Federation
-import Foundation
 public import ServiceSupport
 
 /// A task specification from a file: JSON as the aggregator publishes it, or the `task:` section of an
@@ -14,18 +14,16 @@ public enum TaskFile {
         let text = try YAMLConfiguration.read(path)
         var spec: TaskSpec
         if text.drop(while: { $0.isWhitespace }).first == "{" {
-            let decoder = JSONDecoder()
-            decoder.keyDecodingStrategy = .convertFromSnakeCase
-            do { spec = try decoder.decode(TaskSpec.self, from: Data(text.utf8)) } catch {
+            do { spec = try DocumentDecoder().decode(TaskSpec.self, from: YAMLParser.parse(text)) } catch {
                 throw ConfigError(key: path, problem: "not a task specification: \(error)")
             }
         } else {
-            let defaults: [String: Any] = [
+            let defaults: Document = [
                 "task": [
                     "v": 1, "training": YAMLConfiguration.tree(of: TaskSpec.Training()),
                     "codec": YAMLConfiguration.tree(of: TaskSpec.Codec()),
-                    "model": ["outputs": 1, "hidden": [Int](), "activation": "relu", "init_seed": 1],
-                ] as [String: Any]
+                    "model": ["outputs": 1, "hidden": [], "activation": "relu", "init_seed": 1],
+                ]
             ]
             let loader = YAMLConfiguration(environmentPrefix: "TRIBUTARY_TASK_", knownKeys: [])
             spec = try loader.decode(Wrapper.self, yaml: text, defaults: defaults, environment: [:], source: path).task

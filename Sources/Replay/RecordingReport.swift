@@ -1,5 +1,6 @@
 public import Recording
 public import StreamCore
+import TributaryWire
 
 /// What `tributary-replay inspect` shows about a recording: the file, and per stream its metadata, duration,
 /// per-channel statistics and label counts.
@@ -194,16 +195,7 @@ public struct RecordingReport: Sendable {
         return w.text
     }
 
-    static func fixed(_ v: Double, _ digits: Int) -> String {
-        guard v.isFinite else { return String(v) }
-        var p = 1.0
-        for _ in 0..<digits { p *= 10 }
-        let scaled = (abs(v) * p).rounded()
-        let whole = Int64(scaled / p)
-        var fraction = String(Int64(scaled - Double(whole) * p))
-        fraction = String(repeating: "0", count: max(0, digits - fraction.count)) + fraction
-        return (v < 0 && scaled != 0 ? "-" : "") + String(whole) + (digits > 0 ? "." + fraction : "")
-    }
+    static func fixed(_ v: Double, _ digits: Int) -> String { fixedDecimal(v, digits: digits) }
 
     static func pad(_ s: String, _ width: Int) -> String {
         s.count >= width ? s : s + String(repeating: " ", count: width - s.count)

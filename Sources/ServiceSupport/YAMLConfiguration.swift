@@ -1,5 +1,4 @@
-import Foundation
-import Yams
+public import Documents
 
 /// A configuration problem, naming the key.
 public struct ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -41,7 +40,7 @@ public struct YAMLConfiguration: Sendable {
 
     /// The first key of `tree` (as a dotted path) that no known setting starts with, or nil. Everything under a
     /// known leaf (a free-form section) is accepted.
-    func unknownKey(in tree: [String: Any], under path: [String]) -> String? {
+    func unknownKey(in tree: [String: Document], under path: [String]) -> String? {
         for (key, value) in tree.sorted(by: { $0.key < $1.key }) {
             let keyPath = path + [key]
             if knownKeys.contains(where: { $0.count <= keyPath.count && Array(keyPath.prefix($0.count)) == $0 }) {
@@ -49,7 +48,7 @@ public struct YAMLConfiguration: Sendable {
             }
             guard knownKeys.contains(where: { $0.count > keyPath.count && Array($0.prefix(keyPath.count)) == keyPath })
             else { return keyPath.joined(separator: ".") }
-            if let child = value as? [String: Any], let unknown = unknownKey(in: child, under: keyPath) {
+            if let child = value.mapping, let unknown = unknownKey(in: child, under: keyPath) {
                 return unknown
             }
         }
@@ -58,44 +57,45 @@ public struct YAMLConfiguration: Sendable {
 
     /// Reads a file.
     public static func read(_ path: String) throws(ConfigError) -> String {
-        do { return try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw ConfigError(key: path, problem: "cannot read: \(error.localizedDescription)")
+        do { return String(decoding: try FileIO.readAll(path), as: UTF8.self) } catch {
+            throw ConfigError(key: path, problem: "cannot read: \(error)")
         }
     }
 
     /// The defaults of an encodable value as a tree (to lay a file over).
-    public static func tree(of value: some Encodable) -> [String: Any] {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        guard let data = try? encoder.encode(value),
-            let tree = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
-        else { return [:] }
-        return tree
+    public static func tree(of value: some Encodable) -> Document {
+        (try? DocumentEncoder().encode(value)) ?? [:]
     }
 
     /// Decodes `yaml` laid over `defaults`, with `environment` applied.
     public func decode<T: Decodable>(
-        _ type: T.Type, yaml: String, defaults: [String: Any], environment: [String: String], source: String
+        _ type: T.Type, yaml: String, defaults: Document, environment: [String: String], source: String
     ) throws(ConfigError) -> T {
-        let parsed: Any?
-        do { parsed = try Yams.load(yaml: yaml) } catch {
+        let parsed: Document
+        do { parsed = try YAMLParser.parse(yaml) } catch {
             throw ConfigError(key: source, problem: "not valid YAML: \(error)")
         }
-        guard let given = (parsed ?? [String: Any]()) as? [String: Any] else {
-            throw ConfigError(key: source, problem: "must be a mapping of keys to values")
+        let given: [String: Document]
+        switch parsed {
+        case .null: given = [:]
+        case .map(let entries): given = entries
+        default: throw ConfigError(key: source, problem: "must be a mapping of keys to values")
         }
         if rejectsUnknownKeys, let unknown = unknownKey(in: given, under: []) {
             throw ConfigError(key: unknown, problem: "is not a setting (a typo?); see the sample configuration")
         }
-        var root = Self.merge(defaults, given)
+        var root = defaults.merged(with: .map(given))
         try applyEnvironment(&root, environment: environment)
-        let json: Data
-        do { json = try JSONSerialization.data(withJSONObject: root) } catch {
-            throw ConfigError(key: source, problem: "cannot be represented as JSON: \(error)")
-        }
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        do { return try decoder.decode(T.self, from: json) } catch let DecodingError.keyNotFound(key, context) {
+        return try Self.decode(type, from: root, source: source)
+    }
+
+    /// Decodes a tree into `T` (its snake_case keys matched to camelCase properties, unless `snakeCaseKeys` is
+    /// false and `T` names its keys itself); a failure names its key.
+    public static func decode<T: Decodable>(
+        _ type: T.Type, from root: Document, source: String, snakeCaseKeys: Bool = true
+    ) throws(ConfigError) -> T {
+        let decoder = DocumentDecoder(snakeCaseKeys: snakeCaseKeys)
+        do { return try decoder.decode(T.self, from: root) } catch let DecodingError.keyNotFound(key, context) {
             throw ConfigError(key: Self.path(context.codingPath + [key]), problem: "is required")
         } catch let DecodingError.typeMismatch(type, context) {
             throw ConfigError(key: Self.path(context.codingPath), problem: "must be \(Self.describe(type))")
@@ -108,45 +108,20 @@ public struct YAMLConfiguration: Sendable {
         }
     }
 
-    /// `overlay` on `base`, mappings merged key by key, anything else replaced.
-    public static func merge(_ base: [String: Any], _ overlay: [String: Any]) -> [String: Any] {
-        var result = base
-        for (key, value) in overlay {
-            if let inner = value as? [String: Any], let existing = result[key] as? [String: Any] {
-                result[key] = merge(existing, inner)
-            } else {
-                result[key] = value
-            }
-        }
-        return result
-    }
-
-    func applyEnvironment(_ root: inout [String: Any], environment: [String: String]) throws(ConfigError) {
+    func applyEnvironment(_ root: inout Document, environment: [String: String]) throws(ConfigError) {
         for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix(environmentPrefix) {
             let flat = name.dropFirst(environmentPrefix.count).lowercased()
             guard let keyPath = knownKeys.first(where: { $0.joined(separator: "_") == flat }) else {
                 throw ConfigError(key: name, problem: "names no configuration key")
             }
-            let parsed: Any
-            do { parsed = try Yams.load(yaml: value) ?? NSNull() } catch { parsed = value }
-            Self.set(&root, keyPath, parsed)
+            // A value is read as YAML (`8`, `true`, `[a, b]`); text that is not valid YAML stays text.
+            root.set(keyPath, to: (try? YAMLParser.parse(value)) ?? .string(value))
         }
-    }
-
-    static func set(_ node: inout [String: Any], _ path: [String], _ value: Any) {
-        guard let first = path.first else { return }
-        if path.count == 1 {
-            node[first] = value
-            return
-        }
-        var child = node[first] as? [String: Any] ?? [:]
-        set(&child, Array(path.dropFirst()), value)
-        node[first] = child
     }
 
     static func path(_ codingPath: [any CodingKey]) -> String {
         codingPath.map { key in key.intValue.map { "[\($0)]" } ?? snakeCase(key.stringValue) }
-            .joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+            .joined(separator: ".").replacing(".[", with: "[")
     }
 
     static func snakeCase(_ key: String) -> String {

@@ -1,56 +1,63 @@
 import Agent
-import ArgumentParser
-import Foundation
+import Glibc
 import Logging
-import ServiceLifecycle
 import ServiceSupport
 
 /// `tributary-agent fleet`: many devices in one process, for scale tests on one machine.
-struct Fleet: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+struct Fleet {
+    static let spec = Options.Spec(
+        options: [
+            ("config", "file", "The YAML configuration every device starts from."),
+            ("broker", "host:port", "Broker as HOST:PORT."),
+            ("devices", "n", "How many devices (1…300; required)."),
+            ("id-prefix", "prefix", "Device id prefix (default dev-)."),
+            ("first-device", "n", "Number of the first device (default 1; several fleet processes share a fleet)."),
+            ("recordings-per-device", "n", "Recordings each device plays, taken in turn from the list (default 1)."),
+            ("loop-ms", "ms", "Milliseconds between passes of each device's loop (default 200)."),
+        ],
+        flags: [("verbose", "Log every device's info messages.")])
+
+    static let help = Options.help(
+        usage: "tributary-agent fleet --devices <n> [--config <file>] [--broker <host:port>] [--first-device <n>] ...",
         abstract: "Run many devices in one process, each a full agent with its own MQTT connection (scale tests).",
         discussion: """
             Every device gets the configuration file's settings, the id PREFIX0001, PREFIX0002, …, its own state \
             directory under state_dir, and (for a recording source) one of the listed recordings, in turn. Logs \
             warnings only unless --verbose. SIGTERM/SIGINT stop every device cleanly.
-            """)
+            """, spec: spec)
 
-    @Option(help: "The YAML configuration every device starts from.")
-    var config: String?
+    let config: String?
+    let broker: String?
+    let devices: Int
+    let idPrefix: String
+    let firstDevice: Int
+    let recordingsPerDevice: Int
+    let loopMs: Int
+    let verbose: Bool
 
-    @Option(help: "Broker as HOST:PORT.")
-    var broker: String?
-
-    @Option(help: "How many devices.")
-    var devices: Int
-
-    @Option(help: "Device id prefix.")
-    var idPrefix = "dev-"
-
-    @Option(help: "Number of the first device (several fleet processes share out a larger fleet).")
-    var firstDevice = 1
-
-    @Option(help: "Recordings each device plays, taken in turn from the configuration's list.")
-    var recordingsPerDevice = 1
-
-    @Option(help: "Milliseconds between passes of each device's loop.")
-    var loopMs = 200
-
-    @Flag(help: "Log every device's info messages.")
-    var verbose = false
-
-    func validate() throws {
+    init(_ arguments: ArraySlice<String>) throws(UsageError) {
+        let options = try Options(arguments, spec: Self.spec)
+        config = options["config"]
+        broker = options["broker"]
+        guard options["devices"] != nil else { throw UsageError("--devices is required") }
+        devices = try options.integer("devices", default: 0)
+        idPrefix = options["id-prefix"] ?? "dev-"
+        firstDevice = try options.integer("first-device", default: 1)
+        recordingsPerDevice = try options.integer("recordings-per-device", default: 1)
+        loopMs = try options.integer("loop-ms", default: 200)
+        verbose = options.flags.contains("verbose")
         // libmosquitto waits on its sockets with select(), which cannot watch descriptors past 1024.
         guard (1...300).contains(devices) else {
-            throw ValidationError(
+            throw UsageError(
                 "--devices must be 1…300 per process (libmosquitto's select() loop cannot watch more than 1024 descriptors); start several processes with --first-device"
             )
         }
-        guard firstDevice >= 1 else { throw ValidationError("--first-device must be at least 1") }
-        guard recordingsPerDevice >= 1 else { throw ValidationError("--recordings-per-device must be at least 1") }
+        guard firstDevice >= 1 else { throw UsageError("--first-device must be at least 1") }
+        guard recordingsPerDevice >= 1 else { throw UsageError("--recordings-per-device must be at least 1") }
     }
 
-    func run() async throws {
+    /// Runs every device until SIGTERM/SIGINT; the exit code.
+    func run() async -> Int32 {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = verbose ? .info : .warning
@@ -67,8 +74,8 @@ struct Fleet: AsyncParsableCommand {
             }
             base.loopMs = loopMs
         } catch {
-            FileHandle.standardError.write(Data("tributary-agent: configuration: \(error)\n".utf8))
-            throw ExitCode(64)
+            printError("tributary-agent: configuration: \(error)")
+            return 64
         }
         let width = max(4, String(firstDevice + devices - 1).count)
         var services: [AgentService] = []
@@ -85,22 +92,26 @@ struct Fleet: AsyncParsableCommand {
             }
             settings.trimCodePages = i == 0  // one process: trimmed once
             do { try settings.validate() } catch {
-                FileHandle.standardError.write(Data("tributary-agent: configuration: \(error)\n".utf8))
-                throw ExitCode(64)
+                printError("tributary-agent: configuration: \(error)")
+                return 64
             }
             services.append(
                 AgentService(config: settings, logger: Logger(label: "tributary.agent.\(settings.deviceId)")))
         }
         let logger = Logger(label: "tributary.fleet")
         logger.warning("fleet of \(devices) devices on \(base.broker.host):\(base.broker.port)")
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: Devices(services: services))],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        do { try await group.run() } catch {
-            FileHandle.standardError.write(Data("tributary-agent: \(error)\n".utf8))
-            throw ExitCode(1)
+        AgentSignals.services.withLock { $0 = services }
+        // The devices run, and shut down, together: a thousand agents each saying goodbye to the broker one
+        // after another would take minutes.
+        do {
+            try await withThrowingDiscardingTaskGroup { group in
+                for service in services { group.addTask { try await service.run() } }
+            }
+        } catch {
+            printError("tributary-agent: \(error)")
+            return 1
         }
+        return 0
     }
 
     /// Each device holds a connection and a few files open: lift the soft limit to the hard one.
@@ -109,17 +120,5 @@ struct Fleet: AsyncParsableCommand {
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
         limit.rlim_cur = limit.rlim_max
         _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-    }
-}
-
-/// The devices as one service: they run, and shut down, together (a service group stops its services one after
-/// another, and a thousand agents each saying goodbye to the broker would take minutes).
-struct Devices: Service {
-    let services: [AgentService]
-
-    func run() async throws {
-        try await withThrowingDiscardingTaskGroup { group in
-            for service in services { group.addTask { try await service.run() } }
-        }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import ServiceSupport
 import Testing
+import TributaryTestSupport
 
 @testable import Agent
 
@@ -44,6 +45,36 @@ struct ConfigTests {
         #expect(flag.host == "127.0.0.1" && flag.port == 1884)
         for bad in ["127.0.0.1", ":1883", "host:", "host:0", "host:70000", "a:b:1", "host:x"] {
             #expect(throws: ConfigError.self, "\(bad)") { try BrokerFlag(bad) }
+        }
+    }
+
+    @Test("the command line: help for each subcommand; unknown options, missing and bad values exit 64 naming them")
+    func commandLine() async throws {
+        var template = Array("/tmp/tributary-agent-cli-XXXXXX".utf8CString)
+        let directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+        func run(_ arguments: [String]) async throws -> (code: Int32?, output: String) {
+            let log = directory + "/out-\(UUID().uuidString).log"
+            let process = try ChildProcess(builtExecutable("tributary-agent"), arguments, standardOutput: log)
+            let code = await process.waitForExit(timeout: .seconds(30))
+            return (code, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+        }
+        for (arguments, words) in [
+            (["--help"], "SUBCOMMANDS"), (["run", "--help"], "--device-id <id>"), (["train", "-h"], "--recording"),
+            (["fleet", "--help"], "--first-device"),
+        ] {
+            let (code, output) = try await run(arguments)
+            #expect(code == 0, "\(arguments)")
+            #expect(output.contains(words), "\(arguments): \(output)")
+        }
+        for (arguments, words) in [
+            (["--bogus"], "unknown option '--bogus'"), (["--config"], "--config needs a value"),
+            (["train", "--task", "t.yaml"], "--recording"), (["fleet", "--devices", "many"], "whole number"),
+            (["fleet", "--devices", "301"], "1…300"), (["--config", directory + "/none.yaml"], "cannot open"),
+            (["--broker=localhost", "--config", Self.sample], "--broker"), (["stray"], "unexpected argument 'stray'"),
+        ] {
+            let (code, output) = try await run(arguments)
+            #expect(code == 64, "\(arguments): \(output)")
+            #expect(output.contains(words), "\(arguments): \(output)")
         }
     }
 }

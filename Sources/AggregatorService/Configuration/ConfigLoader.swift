@@ -1,3 +1,4 @@
+public import Documents
 import Federation
 import Foundation
 public import ServiceSupport
@@ -32,22 +33,21 @@ public enum ConfigLoader {
     }
 
     /// The default configuration as a tree, with defaults for the task's optional parts.
-    static var defaults: [String: Any] {
+    static var defaults: Document {
         let placeholder = TaskSpec(
             task: "task", model: .init(head: .linear, inputs: 1),
             data: .init(stream: "s", channels: [0], windowFrames: 2, hopFrames: 1, features: ["mean"]))
         var tree = YAMLConfiguration.tree(of: AggregatorConfig(task: placeholder))
-        let task = tree["task"] as? [String: Any] ?? [:]
-        tree["task"] = taskDefaults(task)
+        tree.set(["task"], to: taskDefaults(tree["task"] ?? [:]))
         return tree
     }
 
     /// Defaults for a task specification's optional parts (given the encoded placeholder).
-    public static func taskDefaults(_ encoded: [String: Any]) -> [String: Any] {
+    public static func taskDefaults(_ encoded: Document) -> Document {
         [
             "v": 1, "training": encoded["training"] ?? [:], "codec": encoded["codec"] ?? [:],
-            "model": ["outputs": 1, "hidden": [Int](), "activation": "relu", "init_seed": 1],
-        ] as [String: Any]
+            "model": ["outputs": 1, "hidden": [], "activation": "relu", "init_seed": 1],
+        ]
     }
 
     /// Every key of the configuration, as paths.

@@ -1,4 +1,4 @@
-import Foundation
+import Documents
 
 /// JSON for control messages: snake_case keys, sorted (so equal messages are equal bytes, and hashes are
 /// stable), and a size limit checked before parsing.
@@ -7,11 +7,8 @@ enum ControlJSON {
     static let maxBytes = 1 << 20
 
     static func encode<T: Encodable>(_ value: T) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Encoding our own value types cannot fail (no non-finite doubles are allowed in them).
-        return Array((try? encoder.encode(value)) ?? Data("{}".utf8))
+        Array(((try? DocumentEncoder().encode(value))?.json ?? "{}").utf8)
     }
 
     static func decode<T: Decodable>(_ type: T.Type, from bytes: some Collection<UInt8>, what: String)
@@ -21,10 +18,10 @@ enum ControlJSON {
         guard bytes.count <= maxBytes else {
             throw ProtocolError(.tooLarge, "\(what) of \(bytes.count) bytes (limit \(maxBytes))")
         }
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
         do {
-            return try decoder.decode(T.self, from: Data(bytes))
+            return try DocumentDecoder().decode(T.self, from: YAMLParser.parse(utf8: bytes, maxBytes: maxBytes))
+        } catch let error as YAMLError {
+            throw ProtocolError(.malformed, "\(what): not JSON: \(error)")
         } catch let error as ProtocolError {
             throw error
         } catch let DecodingError.keyNotFound(key, _) {

@@ -1,4 +1,5 @@
-import Foundation
+import Documents
+import TributaryWire
 
 /// A shard's partial aggregate for the root, on `{p}/fl/{task}/partial/{shard}` (JSON; the arrays as base64 of
 /// little-endian u32 indices and f64 sums, so the root merges exactly what the shard summed).
@@ -45,13 +46,13 @@ public struct PartialMessage: Codable, Sendable, Hashable {
         var sumBytes = [UInt8]()
         sumBytes.reserveCapacity(partial.weightedSums.count * 8)
         for s in partial.weightedSums { withUnsafeBytes(of: s.bitPattern.littleEndian) { sumBytes += $0 } }
-        indices = Data(indexBytes).base64EncodedString()
-        sums = Data(sumBytes).base64EncodedString()
+        indices = Base64.encode(indexBytes)
+        sums = Base64.encode(sumBytes)
     }
 
     /// The partial aggregate, checked (indices increasing and below the dimension, sums finite, counts equal).
     public func partial() throws(ProtocolError) -> PartialAggregate {
-        guard let indexData = Data(base64Encoded: indices), let sumData = Data(base64Encoded: sums),
+        guard let indexData = Base64.decode(indices), let sumData = Base64.decode(sums),
             indexData.count % 4 == 0, sumData.count == indexData.count * 2
         else { throw ProtocolError(.malformed, "partial arrays") }
         let count = indexData.count / 4
@@ -83,10 +84,11 @@ public struct PartialMessage: Codable, Sendable, Hashable {
     /// Parses a message.
     public static func decode(_ bytes: some Collection<UInt8>) throws(ProtocolError) -> PartialMessage {
         guard bytes.count <= maxBytes else { throw ProtocolError(.tooLarge, "partial of \(bytes.count) bytes") }
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
         let message: PartialMessage
-        do { message = try decoder.decode(PartialMessage.self, from: Data(bytes)) } catch {
+        do {
+            let document = try YAMLParser.parse(utf8: bytes, maxBytes: maxBytes)
+            message = try DocumentDecoder().decode(PartialMessage.self, from: document)
+        } catch {
             throw ProtocolError(.malformed, "partial: \(error)")
         }
         guard message.v == 1 else { throw ProtocolError(.unsupportedVersion, "partial version \(message.v)") }

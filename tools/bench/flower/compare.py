@@ -38,7 +38,8 @@ def summary(result: dict) -> dict:
     rounds = [r for r in result["rounds"] if r.get("up_wire_bytes") is not None]
     # Per node: divided by every node of the run, not only the round's participants.
     nodes = result.get("devices") or max(r["devices"] for r in result["rounds"])
-    prefix = "client" if result["system"] == "flower" else "agent"
+    # Both are peaks: Flower's of each SuperNode's process tree, ours of each agent process (VmHWM).
+    prefix = "client" if result["system"] == "flower" else "agent_peak"
     return {
         "final_accuracy": result["final_accuracy"],
         "up_bytes_per_node_round": statistics.median(r["up_wire_bytes"] / nodes for r in rounds),
@@ -88,11 +89,11 @@ def print_table(c: dict) -> None:
     for name, a, b, q in rows:
         print(f"{name:<32}  {a:>10}  {b:>10}  {q:>16}")
     print(f"(rounds: Flower {f['rounds']}, Tributary {t['rounds']}; accuracy difference is Tributary - Flower; "
-          "Flower's RSS is the peak of each SuperNode's process tree, Tributary's as its demo reports it)")
+          "Flower's RSS is the peak of each SuperNode's process tree, Tributary's the peak of each agent, VmHWM)")
     print()
     labels = {"uplink_100x_at_most_1pp_lower": ">=100x fewer uplink bytes at <=1 pp lower accuracy",
               "rounds_50x_shorter": "rounds >=50x shorter",
-              "agent_rss_at_most_16_mib": "agent RSS <=16 MiB (max over agents)"}
+              "agent_rss_at_most_16_mib": "agent peak RSS <=16 MiB (max over agents)"}
     for key, ok in c["goals"].items():
         print(f"  [{'met' if ok else 'NOT met'}] {labels[key]}")
 

@@ -141,32 +141,21 @@ public final class AgentCore {
             return 0
         }
         let channels = ring.channels
-        let selected = spec.data.channels
-        let featureCount = spec.data.features.count
         let classes = spec.model.head == .softmax ? spec.model.outputs : 2
         var made = 0
         var all = extracted
         extracted = []  // so `all` holds the only reference and is written in place
         windower.drain(&consumer, ring: ring) { window in
             all.withUnsafeMutableBufferPointer { extractor.extract(window.segments, into: $0) }
-            for f in 0..<featureCount {
-                for (i, c) in selected.enumerated() { features[f * selected.count + i] = all[f * channels + c] }
+            all.withUnsafeBufferPointer { x in
+                features.withUnsafeMutableBufferPointer { spec.data.select(x, channels: channels, into: $0) }
             }
             made += 1
             // Frames new to this window: all of the first one's, then the hop's worth at its end.
             let fresh = window.index == 0 ? window.frames : Swift.min(window.frames, spec.data.hopFrames)
             counters.frames += fresh
             summarize(window, last: fresh)
-            // The label of a window: its last frame's label channel (a class index).
-            var label = -1
-            if let labelChannel = spec.data.labelChannel {
-                let last = window.segments.1.count > 0 ? window.segments.1 : window.segments.0
-                if last.count > 0 {
-                    let value = last.values[(last.count - 1) * channels + labelChannel]
-                    if value >= 0, value < Float(classes), value == value.rounded() { label = Int(value) }
-                }
-            }
-            guard label >= 0 else {
+            guard let label = spec.data.label(of: window, channels: channels, classes: classes) else {
                 counters.unlabelled += 1
                 return
             }

@@ -5,9 +5,10 @@ import ServiceSupport
 ///
 /// When a process touches a page of a file-backed mapping (its code, the Swift runtime's), Linux maps the
 /// cached pages around it too ("fault-around", 64 KiB by default), and a program that runs a little code from
-/// many places ends up with most of its libraries resident. After start-up, the agent advises the kernel that its
-/// read-only file mappings are accessed at random (no fault-around, no read-ahead) and drops their current pages:
-/// the ones it keeps using fault back in one at a time. Only mappings that cannot be written and hold no private
+/// many places ends up with most of its libraries resident. Start-up runs code that is never needed again
+/// (configuration, connection, first task), so after it the agent drops the current pages of its read-only file
+/// mappings (advised random, so no read-ahead; fault-around itself cannot be turned off per process): what it
+/// keeps using faults back in, with its neighbours. Only mappings that cannot be written and hold no private
 /// (modified) page are touched, so nothing but clean copies of file pages is ever dropped.
 enum CodePages {
     /// What ``trim()`` did.

@@ -86,10 +86,11 @@ extension AggregatorCore {
         let path = try checkpoints.write(Checkpoint(round: round, model: model, optimizer: optimizer), task: spec.task)
         let checkpointed = ContinuousClock.now
         let followUp = machine.handle(.aggregated(round: round, modelHash: hash, now: now))
+        let evaluated = evaluation?.evaluate(model, spec: spec)
         let result = RoundMetrics(
             task: spec.task, round: round, status: .aggregated, accepted: participants, rejected: roundRejected,
             totalWeight: report.totalWeight, modelHash: hash, updateNorm: report.updateNorm, modelNorm: norm(model),
-            durationMs: now - roundStarted, bytesIn: roundBytes)
+            durationMs: now - roundStarted, bytesIn: roundBytes, evaluation: evaluated)
         try store.finishRound(
             task: spec.task, round: round, status: "aggregated", participants: participants,
             totalWeight: report.totalWeight, modelHash: "\(HexHash(hash))", checkpoint: path, metrics: result.json,
@@ -108,6 +109,13 @@ extension AggregatorCore {
         logger.info(
             "round \(round) aggregated: \(participants.count) updates, weight \(report.totalWeight), ‖Δ‖ \(report.updateNorm), model \(HexHash(hash))"
         )
+        if let evaluated {
+            metrics.evaluationLoss.record(evaluated.loss)
+            if let accuracy = evaluated.accuracy { metrics.evaluationAccuracy.record(accuracy) }
+            logger.info(
+                "round \(round) central evaluation: accuracy \(evaluated.accuracy.map { "\($0)" } ?? "-"), loss \(evaluated.loss) on \(evaluated.samples) windows"
+            )
+        }
         let messages = [
             try modelMessage(round: round + 1),
             Outgoing(topic: topics.metrics, payload: result.json, retain: true),

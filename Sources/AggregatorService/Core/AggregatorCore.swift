@@ -73,6 +73,8 @@ public final class AggregatorCore {
     var payloadsToPrune = true
     /// Root: an aggregation waiting for shards' partials (after a restart), and until when.
     var rootPending: (round: UInt32, participants: [String], notAfter: Int64)?
+    /// Central evaluation of each new model, when `evaluation.recording` is set.
+    let evaluation: CentralEvaluation?
 
     /// Opens the state in `config.stateDir` and restores the task if it was served before.
     public init(config: AggregatorConfig, metrics: AggregatorMetrics, logger: Logger) throws(StoreError) {
@@ -91,6 +93,14 @@ public final class AggregatorCore {
         } catch { throw StoreError("codec: \(error)") }
         let dimension = spec.dimension
         aggregator = RoundAggregator(config: config.strategy, dimension: dimension)
+        if let recording = config.evaluation.recording {
+            do { evaluation = try CentralEvaluation(recording: recording, spec: spec) } catch {
+                throw StoreError("evaluation.recording: \(error)")
+            }
+            logger.info("central evaluation on \(evaluation!.count) labelled windows of \(recording)")
+        } else {
+            evaluation = nil
+        }
         if let record = try store.task(spec.task) {
             guard let stored = try? TaskSpec.decode(record.spec), stored.hash == spec.hash else {
                 throw StoreError(

@@ -16,6 +16,8 @@ public final class AggregatorMetrics: Sendable {
     let participants: CoreMetrics.Gauge
     let modelNorm: CoreMetrics.Gauge
     let updateNorm: CoreMetrics.Gauge
+    let evaluationAccuracy: CoreMetrics.Gauge
+    let evaluationLoss: CoreMetrics.Gauge
     let aggregationTime: CoreMetrics.Timer
     let commitTime: CoreMetrics.Timer
 
@@ -36,6 +38,8 @@ public final class AggregatorMetrics: Sendable {
         participants = CoreMetrics.Gauge(label: "tributary_round_participants", factory: factory)
         modelNorm = CoreMetrics.Gauge(label: "tributary_model_norm", factory: factory)
         updateNorm = CoreMetrics.Gauge(label: "tributary_update_norm", factory: factory)
+        evaluationAccuracy = CoreMetrics.Gauge(label: "tributary_evaluation_accuracy", factory: factory)
+        evaluationLoss = CoreMetrics.Gauge(label: "tributary_evaluation_loss", factory: factory)
         aggregationTime = CoreMetrics.Timer(label: "tributary_aggregation_seconds", factory: factory)
         commitTime = CoreMetrics.Timer(label: "tributary_commit_seconds", factory: factory)
     }

@@ -116,6 +116,7 @@ extension TreeEncoder {
         func insert(_ key: Key) -> TreeEncoder {
             let (node, child) = encoder.child(key)
             if case .map(var entries) = encoder.node.content {
+                encoder.node.content = .empty  // so `entries` is the only reference, changed in place
                 entries[encoder.snakeCaseKeys ? KeyCase.snake(key.stringValue) : key.stringValue] = node
                 encoder.node.content = .map(entries)
             }
@@ -144,6 +145,7 @@ extension TreeEncoder {
         func append() -> TreeEncoder {
             let (node, child) = encoder.child(IndexKey(intValue: count))
             if case .list(var items) = encoder.node.content {
+                encoder.node.content = .empty  // so `items` is the only reference, appended in place
                 items.append(node)
                 encoder.node.content = .list(items)
             }

@@ -4,6 +4,8 @@ public enum KeyCase {
     /// `kFraction` → `k_fraction`, `myURLValue` → `my_url_value` (and, as there, `URL` → `u_rl`: the first
     /// character never starts a word).
     public static func snake(_ key: String) -> String {
+        // Most keys are one lowercase word: nothing to do, nothing to allocate.
+        if !key.utf8.contains(where: { $0 >= 65 && $0 <= 90 || $0 >= 0x80 }) { return key }
         let c = Array(key)
         guard c.count > 1 else { return key.lowercased() }
         var words: [Range<Int>] = []
@@ -32,6 +34,7 @@ public enum KeyCase {
 
     /// `k_fraction` → `kFraction`; leading and trailing underscores kept; a key without underscores unchanged.
     public static func camel(_ key: String) -> String {
+        guard key.utf8.contains(95) else { return key }
         guard let first = key.firstIndex(where: { $0 != "_" }) else { return key }
         var last = key.index(before: key.endIndex)
         while last > first && key[last] == "_" { key.formIndex(before: &last) }

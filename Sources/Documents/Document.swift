@@ -77,7 +77,7 @@ extension Document {
         case .null: out += "null"
         case .bool(let value): out += value ? "true" : "false"
         case .int(let value): out += String(value)
-        case .double(let value): out += value.isFinite ? "\(value)" : "null"
+        case .double(let value): out += Self.number(value)
         case .string(let value): Self.writeString(value, to: &out)
         case .list(let items):
             out += "["
@@ -98,6 +98,15 @@ extension Document {
         }
     }
 
+    /// A real number as Foundation's JSONEncoder wrote it, so canonical JSON (and the hashes over it) did not
+    /// change when the coders did: the shortest round-trip form, without a `.0` on whole numbers (`1`, `0.01`,
+    /// `1e-05`, `1e+16`). Non-finite numbers have no JSON form: `null`.
+    static func number(_ value: Double) -> String {
+        guard value.isFinite else { return "null" }
+        let text = "\(value)"
+        return text.hasSuffix(".0") ? String(text.dropLast(2)) : text
+    }
+
     static func writeString(_ text: String, to out: inout String) {
         if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
             out += "\""
@@ -113,6 +122,8 @@ extension Document {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
+            case "\u{8}": out += "\\b"
+            case "\u{C}": out += "\\f"
             case _ where scalar.value < 0x20:
                 let hex = String(scalar.value, radix: 16)
                 out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex

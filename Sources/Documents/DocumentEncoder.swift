@@ -84,7 +84,8 @@ struct TreeEncoder: Encoder, SingleValueEncodingContainer {
         case let flag as Bool: return .bool(flag)
         case let text as String: return .string(text)
         case let number as Double: return try finite(number, path)
-        case let number as Float: return try finite(Double(number), path)
+        // A Float as Foundation wrote it: its own shortest form (0.1, not 0.10000000149011612).
+        case let number as Float: return try finite(Double("\(number)") ?? Double(number), path)
         case let number as Int: return .int(number)
         case let number as Int64: return .int(Int(number))
         case let number as Int32: return .int(Int(number))

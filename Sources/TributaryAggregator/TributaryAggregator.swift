@@ -63,7 +63,7 @@ struct TributaryAggregator: AsyncParsableCommand {
         if check {
             let encoder = JSONEncoder()
             encoder.keyEncodingStrategy = .convertToSnakeCase
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(settings), as: UTF8.self))
             return
         }

@@ -144,23 +144,43 @@ extension AggregatorCore {
     /// round logic it triggered.
     public func commit(now: Int64) throws(StoreError) -> [Outgoing] {
         lastCommitAccepted = 0
-        guard hasStaged else { return [] }
-        let started = ContinuousClock.now
-        try store.record(task: spec.task, accepted: stagedAccepted, rejected: stagedRejected)
-        lastCommitAccepted = stagedAccepted.count
-        metrics.commitTime.recordNanoseconds(
-            Int64(
-                (ContinuousClock.now - started).components.attoseconds / 1_000_000_000
-                    + (ContinuousClock.now - started).components.seconds * 1_000_000_000))
-        var out = stagedAcks
-        stagedAccepted.removeAll(keepingCapacity: true)
-        stagedRejected.removeAll(keepingCapacity: true)
-        stagedAcks.removeAll(keepingCapacity: true)
-        let actions = deferred
-        deferred.removeAll()
-        out += try perform(actions, now: now)
+        guard let batch = takeStaged() else { return [] }
+        try batch.persist()
+        return try finish(batch, now: now)
+    }
+
+    /// What ``receive(update:topic:now:)`` and the round machine staged, taken out of the core: made durable by
+    /// ``StagedBatch/persist()`` (on any thread), then handed back to ``finish(_:now:)``, which returns its
+    /// acknowledgements and performs its round actions. ``commit(now:)`` does the three in a row; the service
+    /// overlaps the middle one with receiving the next batch when the batch has no round actions.
+    public func takeStaged() -> StagedBatch? {
+        guard hasStaged else { return nil }
+        defer {
+            stagedAccepted.removeAll(keepingCapacity: true)
+            stagedRejected.removeAll(keepingCapacity: true)
+            stagedAcks.removeAll(keepingCapacity: true)
+            deferred.removeAll()
+        }
+        return StagedBatch(
+            store: store, task: spec.task, metrics: metrics, accepted: stagedAccepted, rejected: stagedRejected,
+            acks: stagedAcks, actions: deferred)
+    }
+
+    /// After ``StagedBatch/persist()``: the batch's acknowledgements (unless the caller already sent them:
+    /// `acknowledgements: false`) and whatever its round actions publish.
+    public func finish(_ batch: StagedBatch, now: Int64, acknowledgements: Bool = true) throws(StoreError)
+        -> [Outgoing]
+    {
+        lastCommitAccepted = batch.accepted.count
+        var out = acknowledgements ? batch.acks : []
+        out += try perform(batch.actions, now: now)
         metrics.participants.record(aggregator.count)
         return out
+    }
+
+    /// Time passed (single role): deadlines become round actions, staged for the next batch.
+    public func advance(now: Int64) {
+        deferred += machine.handle(.tick(now: now))
     }
 
     /// Time passed: deadlines, a shard's partials, a root's wait for partials.
@@ -189,4 +209,36 @@ extension AggregatorCore {
 extension WireError.Code {
     /// The reason name used in metrics and acknowledgements (`bad_checksum`, …).
     var name: String { "\(self)" }
+}
+
+/// A batch of accepted and rejected updates with their acknowledgements and round actions, taken out of the core
+/// to be made durable (see ``AggregatorCore/takeStaged()``).
+public struct StagedBatch: Sendable {
+    let store: StateStore
+    let task: String
+    let metrics: AggregatorMetrics
+    let accepted: [StateStore.AcceptedUpdate]
+    let rejected: [StateStore.Rejection]
+    let acks: [Outgoing]
+    let actions: [RoundMachine.Action]
+
+    /// Updates it accepts.
+    public var acceptedCount: Int { accepted.count }
+
+    /// The acknowledgements of its updates (to send once it is persisted).
+    public var acknowledgements: [Outgoing] { acks }
+
+    /// Whether finishing it performs round actions (aggregation, announcements): such a batch is finished before
+    /// anything else is received, so a round only ever aggregates durable updates.
+    public var hasActions: Bool { !actions.isEmpty }
+
+    /// Commits the batch to SQLite (one transaction, fsync'd). Safe on any thread; batches are persisted one
+    /// at a time, in order.
+    public func persist() throws(StoreError) {
+        let started = ContinuousClock.now
+        try store.record(task: task, accepted: accepted, rejected: rejected)
+        let elapsed = ContinuousClock.now - started
+        metrics.commitTime.recordNanoseconds(
+            elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+    }
 }

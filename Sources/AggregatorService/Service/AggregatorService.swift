@@ -18,6 +18,12 @@ public final class AggregatorService: Service, Sendable {
     let statusJSON = Mutex<[UInt8]>(Array("{}".utf8))
     let failure = Mutex<(any Error)?>(nil)
     let accepted = Atomic<Int>(0)
+    /// The batch being committed while the next one is received (single role; see ``pipeline(_:core:client:)``).
+    let committing = Mutex<(batch: StagedBatch, commit: Task<Void, any Error>)?>(nil)
+    var inFlight: (batch: StagedBatch, commit: Task<Void, any Error>)? {
+        get { committing.withLock { $0 } }
+        set { committing.withLock { $0 = newValue } }
+    }
 
     /// Creates the service; nothing happens until ``run()``.
     public init(config: AggregatorConfig, logger: Logger, metrics: AggregatorMetrics = AggregatorMetrics()) {
@@ -92,7 +98,8 @@ public final class AggregatorService: Service, Sendable {
         await withGracefulShutdownHandler {
             do {
                 while !Task.isCancelled && !core.finished && !inbox.isClosed {
-                    var items = await inbox.take(timeout: .milliseconds(100))
+                    // While a batch is being committed, look again soon: its acknowledgements wait for us.
+                    var items = await inbox.take(timeout: .milliseconds(self.inFlight == nil ? 100 : 1))
                     if items.isEmpty { core.idle() }
                     // Group commit: gather up to 5 ms (or 512 messages) behind the first, so one transaction and
                     // one fsync cover many updates under load; an idle aggregator still answers within 5 ms.
@@ -105,9 +112,13 @@ public final class AggregatorService: Service, Sendable {
                             items += more
                         }
                     }
-                    try await self.process(items, core: core, client: client)
-                    out = try core.tick(now: Self.now())
-                    try await self.publish(out, client)
+                    if role == "single" {
+                        try await self.pipeline(items, core: core, client: client)
+                    } else {
+                        try await self.process(items, core: core, client: client)
+                        out = try core.tick(now: Self.now())
+                        try await self.publish(out, client)
+                    }
                     self.updateStatus(core, topics: topics)
                 }
             } catch {
@@ -117,6 +128,9 @@ public final class AggregatorService: Service, Sendable {
             inbox.close()
         }
         // Whatever arrived before the shutdown is committed and acknowledged.
+        if error == nil, (try? await settle(core: core, client: client)) == nil {
+            failure.withLock { $0 = $0 ?? StoreError("the last batch could not be committed") }
+        }
         if error == nil {
             try await process(inbox.takeNow(max: .max) ?? [], core: core, client: client)
         }
@@ -144,6 +158,48 @@ public final class AggregatorService: Service, Sendable {
         let out = try core.commit(now: now)
         accepted.add(core.lastCommitAccepted, ordering: .releasing)
         try await publish(out, client)
+    }
+
+    /// Receives a batch while the previous one is being made durable, then finishes that one (its
+    /// acknowledgements go out) and starts committing this one. A batch with round actions (an aggregation, a
+    /// new round) is committed and finished at once, so a round only ever aggregates durable updates.
+    func pipeline(_ items: [Inbox.Item], core: AggregatorCore, client: MQTTClient) async throws {
+        let now = Self.now()
+        for item in items {
+            switch item {
+            case .update(let topic, let payload):
+                payload.withUnsafeBytes { core.receive(update: $0, topic: topic, now: now) }
+            case .status(let topic, let payload):
+                _ = core.receive(status: payload, topic: topic, now: now)
+            case .partial, .round:
+                break  // not subscribed in the single role
+            }
+        }
+        core.advance(now: now)
+        try await settle(core: core, client: client)
+        guard let batch = core.takeStaged() else { return }
+        if batch.hasActions {
+            try batch.persist()
+            try await finish(batch, core: core, client: client)
+        } else {
+            inFlight = (batch, Task.detached { try batch.persist() })
+        }
+    }
+
+    /// Waits for the batch being committed, if any, and finishes it.
+    func settle(core: AggregatorCore, client: MQTTClient) async throws {
+        guard let (batch, commit) = inFlight else { return }
+        inFlight = nil
+        try await commit.value
+        try await finish(batch, core: core, client: client)
+    }
+
+    /// The batch is durable: its acknowledgements go out first, then its round actions run (an aggregation
+    /// takes milliseconds the devices need not wait for).
+    func finish(_ batch: StagedBatch, core: AggregatorCore, client: MQTTClient) async throws {
+        accepted.add(batch.acceptedCount, ordering: .releasing)
+        try await publish(batch.acknowledgements, client)
+        try await publish(try core.finish(batch, now: Self.now(), acknowledgements: false), client)
     }
 
     func publish(_ messages: [Outgoing], _ client: MQTTClient) async throws {

@@ -65,7 +65,7 @@ let package = Package(
         ),
 
         // MARK: Documents: YAML and JSON text (libyaml) ⇄ values ⇄ Codable types, without Foundation
-        .target(name: "Documents", dependencies: ["CYAML"], swiftSettings: strict),
+        .target(name: "Documents", dependencies: ["CYAML", "TributaryWire"], swiftSettings: strict),
 
         // MARK: Core (pure: standard library and Synchronization only, no Foundation, no I/O)
         .target(name: "TributaryWire", swiftSettings: strict),
@@ -190,7 +190,7 @@ let package = Package(
         // MARK: Test support and tests
         .target(
             name: "TributaryTestSupport",
-            dependencies: ["MQTT"],
+            dependencies: ["MQTT", "ServiceSupport"],
             path: "Tests/TributaryTestSupport",
             swiftSettings: strict
         ),

@@ -1,3 +1,5 @@
+import TributaryWire
+
 /// A parsed document: what a YAML or JSON text holds (a configuration file, a control message), before it is
 /// decoded into a typed value.
 public enum Document: Sendable, Hashable {
@@ -78,7 +80,7 @@ extension Document {
         case .bool(let value): out += value ? "true" : "false"
         case .int(let value): out += String(value)
         case .double(let value): out += Self.number(value)
-        case .string(let value): Self.writeString(value, to: &out)
+        case .string(let value): JSONString.append(value, to: &out)
         case .list(let items):
             out += "["
             for (i, item) in items.enumerated() {
@@ -90,7 +92,7 @@ extension Document {
             out += "{"
             for (i, key) in entries.keys.sorted().enumerated() {
                 if i > 0 { out += "," }
-                Self.writeString(key, to: &out)
+                JSONString.append(key, to: &out)
                 out += ":"
                 entries[key]!.write(to: &out)
             }
@@ -105,31 +107,5 @@ extension Document {
         guard value.isFinite else { return "null" }
         let text = "\(value)"
         return text.hasSuffix(".0") ? String(text.dropLast(2)) : text
-    }
-
-    static func writeString(_ text: String, to out: inout String) {
-        if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
-            out += "\""
-            out += text
-            out += "\""
-            return
-        }
-        out += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{8}": out += "\\b"
-            case "\u{C}": out += "\\f"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
     }
 }

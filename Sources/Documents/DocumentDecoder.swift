@@ -48,11 +48,7 @@ struct TreeDecoder: Decoder, SingleValueDecodingContainer {
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         guard case .map(let entries) = value else { throw mismatch([String: Any].self, "a mapping") }
-        var converted: [String: Document] = [:]
-        if snakeCaseKeys {
-            for (key, item) in entries { converted[KeyCase.camel(key)] = item }
-        }
-        return KeyedDecodingContainer(Keyed<Key>(entries: entries, converted: converted, decoder: self))
+        return KeyedDecodingContainer(Keyed<Key>(entries: entries, decoder: self))
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
@@ -133,20 +129,22 @@ struct TreeDecoder: Decoder, SingleValueDecodingContainer {
 
 extension TreeDecoder {
     struct Keyed<Key: CodingKey>: KeyedDecodingContainerProtocol {
-        /// The document's entries, and (with snake_case keys) the same under camelCase names.
+        /// The document's entries, under their own (snake_case) names.
         let entries: [String: Document]
-        let converted: [String: Document]
         let decoder: TreeDecoder
         var codingPath: [any CodingKey] { decoder.codingPath }
         var allKeys: [Key] {
-            (decoder.snakeCaseKeys ? converted : entries).keys.sorted().compactMap { Key(stringValue: $0) }
+            entries.keys.map { decoder.snakeCaseKeys ? KeyCase.camel($0) : $0 }.sorted().compactMap {
+                Key(stringValue: $0)
+            }
         }
 
-        /// The value for a property: under its snake_case name, or one that converts to its name (so `myURL`
-        /// finds `my_url` as well as what `convertFromSnakeCase` would have matched).
+        /// The value for a property: under its snake_case name, or else under a name that converts to it (so
+        /// `myURL` finds `my_url` as well as what `convertFromSnakeCase` would have matched).
         func item(_ key: Key) -> Document? {
             guard decoder.snakeCaseKeys else { return entries[key.stringValue] }
-            return entries[KeyCase.snake(key.stringValue)] ?? converted[key.stringValue]
+            if let found = entries[KeyCase.snake(key.stringValue)] { return found }
+            return entries.first { KeyCase.camel($0.key) == key.stringValue }?.value
         }
 
         func contains(_ key: Key) -> Bool { item(key) != nil }

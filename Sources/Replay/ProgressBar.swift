@@ -1,5 +1,6 @@
 import Glibc
 import Synchronization
+import TributaryWire
 
 /// Progress of a long operation on standard error: a bar redrawn in place on a terminal, plain lines (every
 /// 10 % or 10 s) when standard error is a file or a pipe, so logs stay readable.
@@ -78,7 +79,7 @@ public final class ProgressBar: Sendable {
         let elapsed = Double((now - started).components.seconds) + Double((now - started).components.attoseconds) / 1e18
         var text = "\(label): \(Self.count(done))"
         if let total { text += "/\(Self.count(total)) \(unit) (\(done * 100 / total)%)" } else { text += " \(unit)" }
-        text += " in \(RecordingReport.fixed(elapsed, 1)) s"
+        text += " in \(fixedDecimal(elapsed, digits: 1)) s"
         if elapsed > 0 { text += ", \(Self.count(Int(Double(done) / elapsed)))/s" }
         return text
     }
@@ -99,9 +100,9 @@ public final class ProgressBar: Sendable {
     static func count(_ n: Int) -> String {
         switch n {
         case ..<10_000: String(n)
-        case ..<10_000_000: RecordingReport.fixed(Double(n) / 1e3, 1) + "k"
-        case ..<10_000_000_000: RecordingReport.fixed(Double(n) / 1e6, 2) + "M"
-        default: RecordingReport.fixed(Double(n) / 1e9, 2) + "G"
+        case ..<10_000_000: fixedDecimal(Double(n) / 1e3, digits: 1) + "k"
+        case ..<10_000_000_000: fixedDecimal(Double(n) / 1e6, digits: 2) + "M"
+        default: fixedDecimal(Double(n) / 1e9, digits: 2) + "G"
         }
     }
 }

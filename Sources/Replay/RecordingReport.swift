@@ -97,8 +97,8 @@ public struct RecordingReport: Sendable {
         for s in streams {
             let st = s.stream
             out += "\nstream \(st.id): device \(st.device), stream \(st.name)\n"
-            out += "  frames      \(s.frames) in \(s.chunks) chunks, \(Self.fixed(s.duration, 3)) s"
-            if st.sampleRate > 0 { out += " at \(Self.fixed(st.sampleRate, 3)) Hz nominal" }
+            out += "  frames      \(s.frames) in \(s.chunks) chunks, \(fixedDecimal(s.duration, digits: 3)) s"
+            if st.sampleRate > 0 { out += " at \(fixedDecimal(st.sampleRate, digits: 3)) Hz nominal" }
             out += "\n"
             if let range = s.timeRange {
                 out +=
@@ -119,7 +119,7 @@ public struct RecordingReport: Sendable {
                 let stats = s.channels[c]
                 out += "  " + Self.pad(name, 15) + " " + Self.pad(st.units[c], 8) + Self.right(String(stats.count), 9)
                 for v in [stats.mean, stats.standardDeviation, Double(stats.min), Double(stats.max)] {
-                    out += Self.right(stats.count > 0 ? Self.fixed(v, 4) : "-", 12)
+                    out += Self.right(stats.count > 0 ? fixedDecimal(v, digits: 4) : "-", 12)
                 }
                 out += Self.right(String(s.nonFinite[c]), 12) + "\n"
             }
@@ -194,8 +194,6 @@ public struct RecordingReport: Sendable {
         w.endObject()
         return w.text
     }
-
-    static func fixed(_ v: Double, _ digits: Int) -> String { fixedDecimal(v, digits: digits) }
 
     static func pad(_ s: String, _ width: Int) -> String {
         s.count >= width ? s : s + String(repeating: " ", count: width - s.count)

@@ -79,15 +79,7 @@ struct Train {
             }
             for chunk in reader.frameChunks(stream: s.id) {
                 let (timestamps, values) = try reader.frames(chunk)
-                var i = 0
-                while i < timestamps.count {
-                    let pushed = values.withUnsafeBufferPointer { v in
-                        producer.push(
-                            timestamp: timestamps[i],
-                            values: UnsafeBufferPointer(rebasing: v[(i * s.channels)..<((i + 1) * s.channels)]))
-                    }
-                    if pushed { i += 1 } else { core.process() }
-                }
+                producer.pushAll(timestamps: timestamps, values: values) { core.process() }
                 core.process()
             }
         }

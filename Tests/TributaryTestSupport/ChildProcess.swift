@@ -1,4 +1,5 @@
 public import Glibc
+import ServiceSupport
 import Synchronization
 
 /// A child process started with `posix_spawn`, with a clean signal mask and default signal dispositions.
@@ -44,7 +45,7 @@ public final class ChildProcess: Sendable {
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
-        let environmentPairs = (environment ?? Self.currentEnvironment()).map { strdup("\($0.key)=\($0.value)") }
+        let environmentPairs = (environment ?? Environment.current).map { strdup("\($0.key)=\($0.value)") }
         let envp = environmentPairs + [nil]
         defer { environmentPairs.forEach { free($0) } }
 
@@ -103,19 +104,6 @@ public final class ChildProcess: Sendable {
         if let status = await waitForExit(timeout: grace) { return status }
         send(SIGKILL)
         return await waitForExit(timeout: .seconds(5))
-    }
-
-    static func currentEnvironment() -> [String: String] {
-        var result: [String: String] = [:]
-        var cursor = environ
-        while let entry = cursor.pointee {
-            let text = String(cString: entry)
-            if let eq = text.firstIndex(of: "=") {
-                result[String(text[..<eq])] = String(text[text.index(after: eq)...])
-            }
-            cursor += 1
-        }
-        return result
     }
 }
 

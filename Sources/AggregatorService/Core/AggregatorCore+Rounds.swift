@@ -103,9 +103,7 @@ extension AggregatorCore {
         metrics.roundsAggregated.increment()
         metrics.modelNorm.record(result.modelNorm)
         metrics.updateNorm.record(result.updateNorm)
-        metrics.aggregationTime.recordNanoseconds(
-            (ContinuousClock.now - started).components.seconds * 1_000_000_000
-                + (ContinuousClock.now - started).components.attoseconds / 1_000_000_000)
+        metrics.aggregationTime.record(ContinuousClock.now - started)
         logger.info(
             "round \(round) aggregated: \(participants.count) updates, weight \(report.totalWeight), ‖Δ‖ \(report.updateNorm), model \(HexHash(hash))"
         )

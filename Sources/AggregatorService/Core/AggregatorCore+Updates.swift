@@ -178,7 +178,7 @@ extension AggregatorCore {
         return out
     }
 
-    /// Time passed (single role): deadlines become round actions, staged for the next batch.
+    /// Time passed: deadlines become round actions, staged for the next batch (``tick(now:)`` also commits).
     public func advance(now: Int64) {
         deferred += machine.handle(.tick(now: now))
     }
@@ -186,7 +186,7 @@ extension AggregatorCore {
     /// Time passed: deadlines, a shard's partials, a root's wait for partials.
     public func tick(now: Int64) throws(StoreError) -> [Outgoing] {
         if role == "shard" { return try commit(now: now) + shardPartial(now: now) }
-        deferred += machine.handle(.tick(now: now))
+        advance(now: now)
         if let pending = rootPending, partialsCover(pending.participants) || now >= pending.notAfter {
             let covered = Set(latestPartials.values.flatMap(\.devices))
             let available = pending.participants.filter(covered.contains)
@@ -237,8 +237,6 @@ public struct StagedBatch: Sendable {
     public func persist() throws(StoreError) {
         let started = ContinuousClock.now
         try store.record(task: task, accepted: accepted, rejected: rejected)
-        let elapsed = ContinuousClock.now - started
-        metrics.commitTime.recordNanoseconds(
-            elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        metrics.commitTime.record(ContinuousClock.now - started)
     }
 }

@@ -54,3 +54,10 @@ public final class AggregatorMetrics: Sendable {
     /// The Prometheus text exposition.
     public var text: String { registry.emitToString() }
 }
+
+extension CoreMetrics.Timer {
+    /// Records a measured `Duration`.
+    func record(_ duration: Duration) {
+        recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+    }
+}

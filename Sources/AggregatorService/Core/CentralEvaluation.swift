@@ -65,15 +65,7 @@ struct CentralEvaluation {
             do { (timestamps, values) = try reader.frames(chunk) } catch {
                 throw Failure(description: "\(path): \(error)")
             }
-            var i = 0
-            while i < timestamps.count {
-                let pushed = values.withUnsafeBufferPointer { v in
-                    producer.push(
-                        timestamp: timestamps[i],
-                        values: UnsafeBufferPointer(rebasing: v[(i * channels)..<((i + 1) * channels)]))
-                }
-                if pushed { i += 1 } else { drain() }
-            }
+            producer.pushAll(timestamps: timestamps, values: values, whenFull: drain)
         }
         drain()
         guard !labels.isEmpty else { throw Failure(description: "\(path) gives no labelled window for the task") }

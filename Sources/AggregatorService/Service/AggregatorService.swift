@@ -143,6 +143,14 @@ public final class AggregatorService: Service, Sendable {
     func process(_ items: [Inbox.Item], core: AggregatorCore, client: MQTTClient) async throws {
         guard !items.isEmpty else { return }
         let now = Self.now()
+        try await receive(items, core: core, client: client, now: now)
+        let out = try core.commit(now: now)
+        accepted.add(core.lastCommitAccepted, ordering: .releasing)
+        try await publish(out, client)
+    }
+
+    /// Hands each message to the core (a shard's round announcement may publish at once).
+    func receive(_ items: [Inbox.Item], core: AggregatorCore, client: MQTTClient, now: Int64) async throws {
         for item in items {
             switch item {
             case .update(let topic, let payload):
@@ -155,9 +163,6 @@ public final class AggregatorService: Service, Sendable {
                 try await publish(try core.receive(round: payload, now: now), client)
             }
         }
-        let out = try core.commit(now: now)
-        accepted.add(core.lastCommitAccepted, ordering: .releasing)
-        try await publish(out, client)
     }
 
     /// Receives a batch while the previous one is being made durable, then finishes that one (its
@@ -165,16 +170,7 @@ public final class AggregatorService: Service, Sendable {
     /// new round) is committed and finished at once, so a round only ever aggregates durable updates.
     func pipeline(_ items: [Inbox.Item], core: AggregatorCore, client: MQTTClient) async throws {
         let now = Self.now()
-        for item in items {
-            switch item {
-            case .update(let topic, let payload):
-                payload.withUnsafeBytes { core.receive(update: $0, topic: topic, now: now) }
-            case .status(let topic, let payload):
-                _ = core.receive(status: payload, topic: topic, now: now)
-            case .partial, .round:
-                break  // not subscribed in the single role
-            }
-        }
+        try await receive(items, core: core, client: client, now: now)
         core.advance(now: now)
         try await settle(core: core, client: client)
         guard let batch = core.takeStaged() else { return }

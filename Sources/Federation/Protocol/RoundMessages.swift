@@ -1,3 +1,5 @@
+import TributaryWire
+
 /// Which devices a round asks for.
 public struct Selection: Codable, Sendable, Hashable {
     /// `all` (every device may take part), `fraction` of the online devices, or a `count` of them.
@@ -159,25 +161,11 @@ public struct UpdateAck: Codable, Sendable, Hashable {
 
     /// The JSON message (written directly: the aggregator sends one per update).
     public var json: [UInt8] {
-        var text = "{\"device\":" + Self.quoted(device)
-        if let reason { text += ",\"reason\":" + Self.quoted(reason) }
-        text += ",\"round\":\(round),\"status\":\"\(status.rawValue)\",\"task\":" + Self.quoted(task) + ",\"v\":\(v)}"
+        var text = "{\"device\":" + JSONString.quoted(device)
+        if let reason { text += ",\"reason\":" + JSONString.quoted(reason) }
+        text +=
+            ",\"round\":\(round),\"status\":\"\(status.rawValue)\",\"task\":" + JSONString.quoted(task) + ",\"v\":\(v)}"
         return Array(text.utf8)
-    }
-
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 
     /// Parses a message.

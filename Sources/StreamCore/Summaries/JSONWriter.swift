@@ -1,3 +1,5 @@
+import TributaryWire
+
 /// A minimal JSON writer for the small documents the core publishes (summaries), without Foundation.
 /// Non-finite numbers are written as `null`, since JSON has no NaN or infinity.
 public struct JSONWriter: Sendable {
@@ -16,7 +18,7 @@ public struct JSONWriter: Sendable {
     /// Opens an object (as a value, or as the value of `key` inside an object).
     public mutating func beginObject(_ key: String? = nil) {
         separator()
-        if let key { text += Self.quoted(key) + ":" }
+        if let key { text += JSONString.quoted(key) + ":" }
         text += "{"
         needsComma.append(false)
     }
@@ -30,7 +32,7 @@ public struct JSONWriter: Sendable {
     /// Opens an array.
     public mutating func beginArray(_ key: String? = nil) {
         separator()
-        if let key { text += Self.quoted(key) + ":" }
+        if let key { text += JSONString.quoted(key) + ":" }
         text += "["
         needsComma.append(false)
     }
@@ -44,28 +46,28 @@ public struct JSONWriter: Sendable {
     /// Writes a string member (or array element when `key` is nil).
     public mutating func string(_ key: String?, _ value: String) {
         separator()
-        if let key { text += Self.quoted(key) + ":" }
-        text += Self.quoted(value)
+        if let key { text += JSONString.quoted(key) + ":" }
+        text += JSONString.quoted(value)
     }
 
     /// Writes a number member; NaN and infinities become `null`.
     public mutating func number(_ key: String?, _ value: Double) {
         separator()
-        if let key { text += Self.quoted(key) + ":" }
+        if let key { text += JSONString.quoted(key) + ":" }
         text += value.isFinite ? Self.format(value) : "null"
     }
 
     /// Writes an integer member.
     public mutating func integer(_ key: String?, _ value: Int64) {
         separator()
-        if let key { text += Self.quoted(key) + ":" }
+        if let key { text += JSONString.quoted(key) + ":" }
         text += String(value)
     }
 
     /// Writes a boolean member.
     public mutating func bool(_ key: String?, _ value: Bool) {
         separator()
-        if let key { text += Self.quoted(key) + ":" }
+        if let key { text += JSONString.quoted(key) + ":" }
         text += value ? "true" : "false"
     }
 
@@ -73,27 +75,5 @@ public struct JSONWriter: Sendable {
     static func format(_ value: Double) -> String {
         if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
         return value.description
-    }
-
-    /// `value` as a JSON string literal.
-    public static func quoted(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
     }
 }

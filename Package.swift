@@ -69,12 +69,13 @@ let package = Package(
 
         // MARK: Core (pure: standard library and Synchronization only, no Foundation, no I/O)
         .target(name: "TributaryWire", swiftSettings: strict),
-        .target(name: "StreamCore", dependencies: ["TributaryWire"], swiftSettings: strict),
-        .target(name: "OnlineLearning", dependencies: ["TributaryWire"], swiftSettings: strict),
+        .target(name: "TributaryMath", swiftSettings: strict),
+        .target(name: "StreamCore", dependencies: ["TributaryWire", "TributaryMath"], swiftSettings: strict),
+        .target(name: "OnlineLearning", dependencies: ["TributaryWire", "TributaryMath"], swiftSettings: strict),
 
         // MARK: Codecs
         .target(name: "SensorFrames", dependencies: ["StreamCore", "TributaryWire"], swiftSettings: strict),
-        .target(name: "UpdateCodec", dependencies: ["Zstd", "TributaryWire"], swiftSettings: strict),
+        .target(name: "UpdateCodec", dependencies: ["Zstd", "TributaryWire", "TributaryMath"], swiftSettings: strict),
         .target(name: "Recording", dependencies: ["Zstd", "TributaryWire"], swiftSettings: strict),
         .target(
             name: "Inspection", dependencies: ["SensorFrames", "StreamCore", "UpdateCodec", "TributaryWire"],
@@ -83,16 +84,19 @@ let package = Package(
         // MARK: Protocol
         .target(
             name: "Federation",
-            dependencies: ["OnlineLearning", "UpdateCodec", "StreamCore", "Documents", "TributaryWire"],
+            dependencies: [
+                "OnlineLearning", "UpdateCodec", "StreamCore", "Documents", "TributaryWire", "TributaryMath",
+            ],
             swiftSettings: strict),
 
         // MARK: Services
-        .target(
-            name: "ServiceSupport", dependencies: ["Documents"], swiftSettings: strict),
+        .target(name: "SystemSupport", swiftSettings: strict),
+        .target(name: "Configuration", dependencies: ["Documents", "SystemSupport"], swiftSettings: strict),
         .target(
             name: "AggregatorService",
             dependencies: [
-                "ServiceSupport", "Federation", "UpdateCodec", "OnlineLearning", "MQTT", "Recording", "StreamCore",
+                "Configuration", "SystemSupport", "Federation", "UpdateCodec", "OnlineLearning", "MQTT", "Recording",
+                "StreamCore",
                 "Documents",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -105,7 +109,8 @@ let package = Package(
         .target(
             name: "Agent",
             dependencies: [
-                "ServiceSupport", "Federation", "UpdateCodec", "OnlineLearning", "StreamCore", "SensorFrames", "MQTT",
+                "Configuration", "SystemSupport", "Federation", "UpdateCodec", "OnlineLearning", "StreamCore",
+                "SensorFrames", "MQTT",
                 "Recording", "Documents",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -121,12 +126,13 @@ let package = Package(
 
         // MARK: Firmware simulator (Firmware-sim/)
         .target(
-            name: "SimulatorCore", dependencies: ["SensorFrames"], path: "Firmware-sim/Sources/SimulatorCore",
+            name: "SimulatorCore", dependencies: ["SensorFrames", "TributaryMath"],
+            path: "Firmware-sim/Sources/SimulatorCore",
             swiftSettings: strict),
         .target(
             name: "Simulator",
             dependencies: [
-                "SimulatorCore", "MQTT", "ServiceSupport", "Documents",
+                "SimulatorCore", "MQTT", "Configuration", "SystemSupport", "Documents",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -145,7 +151,7 @@ let package = Package(
         .executableTarget(
             name: "TributaryAgent",
             dependencies: [
-                "Agent", "ServiceSupport", "Federation", "Recording", "TributaryWire",
+                "Agent", "Configuration", "SystemSupport", "Federation", "Recording", "TributaryWire",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict,
@@ -155,7 +161,7 @@ let package = Package(
         .executableTarget(
             name: "TributaryAggregator",
             dependencies: [
-                "AggregatorService", "ServiceSupport",
+                "AggregatorService", "Configuration", "SystemSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -180,7 +186,7 @@ let package = Package(
             name: "TributaryBench",
             dependencies: [
                 "MQTT", "Zstd", "StreamCore", "OnlineLearning", "UpdateCodec", "Recording", "Replay", "Simulator",
-                "SimulatorCore", "Federation", "AggregatorService", "TributaryTestSupport",
+                "SimulatorCore", "Federation", "AggregatorService", "TributaryTestSupport", "TributaryMath",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -190,11 +196,12 @@ let package = Package(
         // MARK: Test support and tests
         .target(
             name: "TributaryTestSupport",
-            dependencies: ["MQTT", "ServiceSupport"],
+            dependencies: ["MQTT", "SystemSupport"],
             path: "Tests/TributaryTestSupport",
             swiftSettings: strict
         ),
-        .testTarget(name: "ZstdTests", dependencies: ["Zstd"], swiftSettings: strict),
+        .testTarget(name: "TributaryMathTests", dependencies: ["TributaryMath"], swiftSettings: strict),
+        .testTarget(name: "ZstdTests", dependencies: ["Zstd", "TributaryMath"], swiftSettings: strict),
         .testTarget(name: "DocumentsTests", dependencies: ["Documents", "TributaryWire"], swiftSettings: strict),
         .testTarget(
             name: "UpdateCodecTests", dependencies: ["UpdateCodec", "TributaryWire"], exclude: ["Fixtures"],
@@ -204,16 +211,18 @@ let package = Package(
             dependencies: ["Inspection", "SensorFrames", "StreamCore", "UpdateCodec", "TributaryWire"],
             swiftSettings: strict),
         .testTarget(
-            name: "OnlineLearningTests", dependencies: ["OnlineLearning", "TributaryWire"], swiftSettings: strict),
+            name: "OnlineLearningTests", dependencies: ["OnlineLearning", "TributaryWire", "TributaryMath"],
+            swiftSettings: strict),
         .testTarget(
             name: "SimulatorTests",
             dependencies: ["Simulator", "SimulatorCore", "SensorFrames", "MQTT", "TributaryTestSupport"],
             path: "Firmware-sim/Tests/SimulatorTests", swiftSettings: strict),
         .testTarget(
-            name: "SensorFramesTests", dependencies: ["SensorFrames", "StreamCore", "TributaryWire"],
+            name: "SensorFramesTests", dependencies: ["SensorFrames", "StreamCore", "TributaryWire", "TributaryMath"],
             resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(
-            name: "StreamCoreTests", dependencies: ["StreamCore", "TributaryWire", "TributaryTestSupport"],
+            name: "StreamCoreTests",
+            dependencies: ["StreamCore", "TributaryWire", "TributaryMath", "TributaryTestSupport"],
             resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(
             name: "RecordingTests", dependencies: ["Recording", "TributaryWire"], exclude: ["Fixtures"],
@@ -226,7 +235,7 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(
-            name: "FederationTests", dependencies: ["Federation", "UpdateCodec", "OnlineLearning"],
+            name: "FederationTests", dependencies: ["Federation", "UpdateCodec", "OnlineLearning", "TributaryMath"],
             swiftSettings: strict),
         .testTarget(
             name: "AggregatorTests",
@@ -238,10 +247,12 @@ let package = Package(
         .testTarget(
             name: "AgentTests",
             dependencies: [
-                "Agent", "Federation", "UpdateCodec", "StreamCore", "TributaryWire", "MQTT", "ServiceSupport",
+                "Agent", "Federation", "UpdateCodec", "StreamCore", "TributaryWire", "MQTT", "Configuration",
+                "SystemSupport",
                 "TributaryTestSupport",
             ],
             swiftSettings: strict),
-        .testTarget(name: "MQTTTests", dependencies: ["MQTT", "TributaryTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "MQTTTests", dependencies: ["MQTT", "TributaryMath", "TributaryTestSupport"], swiftSettings: strict),
     ]
 )

@@ -1,4 +1,5 @@
-public import ServiceSupport
+public import Configuration
+import SystemSupport
 
 /// Everything `tributary-agent` is told (YAML, documented in `Configs/agent.yaml`; environment variables
 /// `TRIBUTARY_AGENT_*`; flags). Windows, features, model and codec come from the task specification the
@@ -117,20 +118,10 @@ public struct AgentConfig: Codable, Sendable, Hashable {
 
     /// Loads with the given environment.
     public static func load(path: String?, environment: [String: String]) throws(ConfigError) -> AgentConfig {
-        var loader = YAMLConfiguration(environmentPrefix: "TRIBUTARY_AGENT_", knownKeys: knownKeys)
-        loader.rejectsUnknownKeys = true
+        let loader = YAMLConfiguration(environmentPrefix: "TRIBUTARY_AGENT_", rejectsUnknownKeys: true)
         let yaml = try path.map { (p: String) throws(ConfigError) -> String in try YAMLConfiguration.read(p) } ?? "{}"
         return try loader.decode(
             AgentConfig.self, yaml: yaml, defaults: YAMLConfiguration.tree(of: AgentConfig()), environment: environment,
             source: path ?? "defaults")
     }
-
-    static let knownKeys: [[String]] = [
-        ["device_id"], ["broker", "host"], ["broker", "port"], ["broker", "username"], ["broker", "ca_file"],
-        ["broker", "cert_file"], ["broker", "key_file"], ["prefix"],
-        ["task"], ["state_dir"], ["source", "kind"], ["source", "stream"], ["source", "channels"],
-        ["source", "udp_port"], ["source", "udp_host"], ["source", "recordings"], ["source", "speed"],
-        ["source", "loop"], ["ring_frames"], ["holdout_every"], ["buffer_windows"], ["min_windows"], ["resend_s"],
-        ["status_interval_s"], ["max_sensor_bytes"], ["loop_ms"], ["trim_code_pages"],
-    ]
 }

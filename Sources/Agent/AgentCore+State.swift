@@ -1,6 +1,5 @@
 import Glibc
 import OnlineLearning
-import ServiceSupport
 public import TributaryWire
 
 extension AgentCore {
@@ -71,14 +70,4 @@ extension AgentCore {
         self.feedback = feedback
         return true
     }
-}
-
-/// Creates a directory and its parents.
-func makeDirectories(_ path: String) -> Bool {
-    var partial = path.hasPrefix("/") ? "" : "."
-    for component in path.split(separator: "/") {
-        partial += "/" + component
-        if mkdir(partial, 0o755) != 0 && errno != EEXIST { return false }
-    }
-    return true
 }

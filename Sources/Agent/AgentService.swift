@@ -3,9 +3,9 @@ import Glibc
 public import Logging
 import MQTT
 import SensorFrames
-import ServiceSupport
 import StreamCore
 import Synchronization
+import SystemSupport
 
 /// `tributary-agent` as a service: sensor frames in (MQTT hot path, UDP, stdin or recordings), windows, an
 /// online model, and for each round that selects it an update (kept in an on-disk outbox and resent until the
@@ -55,9 +55,8 @@ public final class AgentService: Sendable {
     func serve() async throws {
         let device = config.deviceId
         let topics = Topics(prefix: config.prefix, task: config.task)
-        guard makeDirectories(config.stateDir), let outbox = Outbox(directory: config.stateDir + "/outbox") else {
-            throw SourceError("cannot create the state directory \(config.stateDir)")
-        }
+        try FileIO.makeDirectories(config.stateDir)
+        let outbox = try Outbox(directory: config.stateDir + "/outbox")
         let statePath = config.stateDir + "/agent.state"
         let core = try AgentCore(
             device: device, channels: config.source.channels, ringFrames: config.ringFrames,
@@ -181,8 +180,8 @@ public final class AgentService: Sendable {
                 }
                 state.restored = true
                 // Pending updates from before a restart leave first.
-                for round in outbox.rounds() where state.pending[round] == nil {
-                    if let payload = outbox.payload(round) { state.pending[round] = (payload, nil) }
+                for round in (try? outbox.rounds()) ?? [] where state.pending[round] == nil {
+                    if let payload = try? outbox.payload(round) { state.pending[round] = (payload, nil) }
                 }
             case topics.model:
                 let before = core.globalHash
@@ -199,13 +198,13 @@ public final class AgentService: Sendable {
                 if announcement.mode == .sync {
                     for round in state.pending.keys where round < announcement.round {
                         state.pending[round] = nil
-                        outbox.remove(round)
+                        try? outbox.remove(round)
                     }
                 }
             case topics.ack(core.device):
                 guard let ack = try? UpdateAck.decode(message.payload), ack.device == core.device else { continue }
                 if state.pending.removeValue(forKey: ack.round) != nil {
-                    outbox.remove(ack.round)
+                    try? outbox.remove(ack.round)
                     if ack.status == .rejected {
                         logger.warning("update for round \(ack.round) rejected: \(ack.reason ?? "")")
                     }
@@ -218,7 +217,7 @@ public final class AgentService: Sendable {
         if let round = state.round, state.pending[round.round] == nil, core.bufferedWindows >= config.minWindows {
             do {
                 if let payload = try core.update(for: round) {
-                    _ = outbox.put(payload, round: round.round)
+                    try? outbox.put(payload, round: round.round)
                     state.pending[round.round] = (payload, nil)
                     if let bytes = core.savedState() { try? FileIO.replace(statePath, with: bytes) }
                     logger.info("round \(round.round): update of \(payload.count) bytes")

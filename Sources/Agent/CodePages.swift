@@ -1,5 +1,5 @@
 import Glibc
-import ServiceSupport
+import SystemSupport
 
 /// Keeps the agent's resident code to what it runs.
 ///

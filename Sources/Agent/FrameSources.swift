@@ -2,9 +2,9 @@ import Glibc
 public import Logging
 import Recording
 import SensorFrames
-import ServiceSupport
 public import StreamCore
 import Synchronization
+import SystemSupport
 
 /// A source of frames for the agent's ring, on its own thread (file and socket reads block).
 public final class FrameSource: Sendable {

@@ -1,6 +1,6 @@
+public import Configuration
 import Documents
 public import Federation
-public import ServiceSupport
 
 /// A task specification from a file: JSON as the aggregator publishes it, or the `task:` section of an
 /// aggregator configuration (YAML), with the same defaults.
@@ -25,7 +25,7 @@ public enum TaskFile {
                     "model": ["outputs": 1, "hidden": [], "activation": "relu", "init_seed": 1],
                 ]
             ]
-            let loader = YAMLConfiguration(environmentPrefix: "TRIBUTARY_TASK_", knownKeys: [])
+            let loader = YAMLConfiguration(environmentPrefix: "TRIBUTARY_TASK_")
             spec = try loader.decode(Wrapper.self, yaml: text, defaults: defaults, environment: [:], source: path).task
         }
         if spec.hash == nil { spec = spec.sealed() }

@@ -1,7 +1,7 @@
 import Agent
 import Glibc
-import ServiceSupport
 import Synchronization
+import SystemSupport
 
 /// The services a shutdown signal stops.
 enum AgentSignals {

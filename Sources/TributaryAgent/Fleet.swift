@@ -1,7 +1,8 @@
 import Agent
+import Configuration
 import Glibc
 import Logging
-import ServiceSupport
+import SystemSupport
 
 /// `tributary-agent fleet`: many devices in one process, for scale tests on one machine.
 struct Fleet {

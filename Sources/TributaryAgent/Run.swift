@@ -1,6 +1,7 @@
 import Agent
+import Configuration
 import Logging
-import ServiceSupport
+import SystemSupport
 
 /// `tributary-agent [run]`: the agent.
 struct Run {

@@ -1,7 +1,7 @@
 import Agent
 import Federation
 import Recording
-import ServiceSupport
+import SystemSupport
 import TributaryWire
 
 /// `tributary-agent train`: a task's pipeline on recordings, offline.

@@ -1,7 +1,7 @@
 import Agent
 import Glibc
 import Logging
-import ServiceSupport
+import SystemSupport
 
 // `tributary-agent`: the program on every device. Its command line is parsed here, without a parser library and
 // without Foundation, to keep the agent's resident memory small (docs/agent.md).

@@ -1,9 +1,10 @@
 import AggregatorService
 import ArgumentParser
+import Configuration
 import Foundation
 import Logging
 import ServiceLifecycle
-import ServiceSupport
+import SystemSupport
 
 /// `tributary-aggregator`: announces rounds, collects sparse updates, aggregates, publishes the global model.
 @main

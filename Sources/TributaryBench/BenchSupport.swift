@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Synchronization
+import TributaryMath
 
 /// Seconds elapsed while running `body`.
 func measure(_ body: () throws -> Void) rethrows -> Double {
@@ -49,22 +50,5 @@ func runPair(_ first: @escaping @Sendable () -> Void, _ second: @escaping @Senda
     return seconds(end - start)
 }
 
-/// Deterministic random numbers (SplitMix64) for workloads.
-struct BenchRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-    mutating func normal() -> Double {
-        // Box–Muller without Foundation's log: use a sum of uniforms, adequate for workloads.
-        var s = 0.0
-        for _ in 0..<12 { s += unit() }
-        return s - 6
-    }
-}
+/// Deterministic random numbers for workloads.
+typealias BenchRandom = SeededRandom

@@ -1,3 +1,4 @@
+import TributaryMath
 public import Zstd
 
 /// How many values an update carries.
@@ -35,7 +36,7 @@ public struct ErrorFeedback: Sendable {
     public var stochasticRounding: Bool
     /// Parameter groups to sparsify separately (each keeps its share of k); empty: one global top-k.
     public var groups: [Range<Int>]
-    var random: CodecRandom
+    var random: SplitMix64
     var scratch: [Float]
 
     /// Creates empty state for a model of `dimension` parameters.
@@ -50,7 +51,7 @@ public struct ErrorFeedback: Sendable {
         self.selection = selection
         self.stochasticRounding = stochasticRounding
         self.groups = groups
-        random = CodecRandom(seed: seed)
+        random = SplitMix64(seed: seed)
         scratch = Array(repeating: 0, count: dimension)
     }
 
@@ -60,7 +61,7 @@ public struct ErrorFeedback: Sendable {
         guard rounds > 0, round < rounds else { return target }
         let start = Swift.max(target, 0.25)
         let t = Double(round) / Double(rounds)
-        return start * (target / start).pow(t)
+        return start * FastMath.pow(target / start, t)
     }
 
     /// What one compression produced: the sparse update to send, quantised, and what the receiver will decode.
@@ -148,33 +149,5 @@ extension UpdateEncoder {
         -> [UInt8]
     {
         try encode(header, indices: compressed.indices, quantized: compressed.wire, valueEncoding: compressed.encoding)
-    }
-}
-
-extension Double {
-    /// selfᵗ for positive self, via exp(t·ln self), without Foundation.
-    func pow(_ t: Double) -> Double {
-        var result = 1.0
-        var base = self
-        var exponent = t
-        // Integer part by squaring, fractional part by a short series of square roots.
-        var whole = Int(exponent)
-        exponent -= Double(whole)
-        while whole > 0 {
-            if whole & 1 == 1 { result *= base }
-            base *= base
-            whole >>= 1
-        }
-        var root = self
-        var fraction = exponent
-        for _ in 0..<40 {
-            root = root.squareRoot()
-            fraction *= 2
-            if fraction >= 1 {
-                result *= root
-                fraction -= 1
-            }
-        }
-        return result
     }
 }

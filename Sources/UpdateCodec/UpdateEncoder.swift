@@ -1,3 +1,4 @@
+import TributaryMath
 import TributaryWire
 public import Zstd
 
@@ -19,7 +20,7 @@ public struct UpdateEncoder: ~Copyable {
         _ header: UpdateHeader, indices: [UInt32], values: [Float], valueEncoding: ValueEncoding
     ) throws(ZstdError) -> [UInt8] {
         precondition(indices.count == values.count, "one value per index")
-        var random = CodecRandom(seed: 0)
+        var random = SplitMix64(seed: 0)
         let quantized = ValueCodec.quantized(values, as: valueEncoding, random: &random, stochastic: false).wire
         return try encode(header, indices: indices, quantized: quantized, valueEncoding: valueEncoding)
     }

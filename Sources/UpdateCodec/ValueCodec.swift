@@ -1,9 +1,10 @@
+import TributaryMath
 import TributaryWire
 
 /// Quantising, writing and reading the value section of a sparse body.
 enum ValueCodec {
     /// The values as they will be decoded (what the receiver gets), for error feedback.
-    static func quantized(_ values: [Float], as encoding: ValueEncoding, random: inout CodecRandom, stochastic: Bool)
+    static func quantized(_ values: [Float], as encoding: ValueEncoding, random: inout SplitMix64, stochastic: Bool)
         -> (wire: QuantizedValues, decoded: [Float])
     {
         switch encoding {
@@ -139,19 +140,4 @@ extension Float16 {
     init(clamping value: Float) {
         self = Float16(Swift.max(-65_504, Swift.min(65_504, value)))
     }
-}
-
-/// The codec's deterministic random source (SplitMix64), for stochastic rounding.
-public struct CodecRandom: Sendable {
-    var state: UInt64
-    /// Seeds the generator.
-    public init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
 }

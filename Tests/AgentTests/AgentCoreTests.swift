@@ -1,6 +1,7 @@
 import Federation
 import Foundation
 import StreamCore
+import SystemSupport
 import Testing
 import TributaryWire
 import UpdateCodec
@@ -158,12 +159,17 @@ struct AgentCoreTests {
     func outbox() throws {
         var template = Array("/tmp/tributary-outbox-XXXXXX".utf8CString)
         let directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-        let outbox = try #require(Outbox(directory: directory + "/outbox"))
-        #expect(outbox.put([1, 2, 3], round: 7) && outbox.put([4], round: 3))
-        let reopened = try #require(Outbox(directory: directory + "/outbox"))
-        #expect(reopened.rounds() == [3, 7])
-        #expect(reopened.payload(7) == [1, 2, 3])
-        reopened.remove(3)
-        #expect(Outbox(directory: directory + "/outbox")?.rounds() == [7])
+        let outbox = try Outbox(directory: directory + "/outbox")
+        try outbox.put([1, 2, 3], round: 7)
+        try outbox.put([4], round: 3)
+        let reopened = try Outbox(directory: directory + "/outbox")
+        #expect(try reopened.rounds() == [3, 7])
+        #expect(try reopened.payload(7) == [1, 2, 3])
+        try reopened.remove(3)
+        try reopened.remove(3)  // already gone: not an error
+        #expect(try Outbox(directory: directory + "/outbox").rounds() == [7])
+        // A directory that cannot be made is an error naming the call and the path, not a silent nil.
+        #expect(throws: SystemError.self) { try Outbox(directory: "/proc/tributary-no/outbox") }
+        #expect(throws: SystemError.self) { try outbox.payload(99) }
     }
 }

@@ -1,5 +1,5 @@
+import Configuration
 import Foundation
-import ServiceSupport
 import Testing
 import TributaryTestSupport
 

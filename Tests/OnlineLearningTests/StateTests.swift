@@ -112,18 +112,4 @@ import TributaryWire
             #expect(abs(squares[i] / 1_024 - 1) < 1e-3)
         }
     }
-
-    @Test("the fast math functions agree with the platform's to near float precision")
-    func fastMath() {
-        for x in stride(from: -50.0, through: 50.0, by: 0.37) {
-            #expect(abs(FastMath.exp(x) - Foundation.exp(x)) <= 1e-14 * Foundation.exp(x))
-        }
-        for x in [1e-300, 1e-5, 0.3, 1, 2.5, 1e5, 1e300] {
-            #expect(abs(FastMath.log(x) - Foundation.log(x)) <= 1e-14 * max(1, abs(Foundation.log(x))))
-        }
-        for x: Float in [-30, -3, -0.5, 0, 0.5, 3, 30] {
-            #expect(abs(FastMath.tanh(x) - Foundation.tanh(x)) < 1e-6)
-            #expect(abs(FastMath.sigmoid(x) - 1 / (1 + Foundation.exp(-x))) < 1e-6)
-        }
-    }
 }

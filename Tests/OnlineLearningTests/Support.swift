@@ -1,10 +1,11 @@
 import OnlineLearning
+import TributaryMath
 
 /// Deterministic data for tests.
 struct TestData {
-    var random: LearningRandom
+    var random: SplitMix64
 
-    init(seed: UInt64) { random = LearningRandom(seed: seed) }
+    init(seed: UInt64) { random = SplitMix64(seed: seed) }
 
     mutating func normal() -> Float {
         var s = 0.0

@@ -1,10 +1,11 @@
 import SensorFrames
 import StreamCore
 import Testing
+import TributaryMath
 import TributaryWire
 
 @Suite struct SensorBatchTests {
-    static func randomBatch(_ rng: inout SplitMix) -> (
+    static func randomBatch(_ rng: inout SplitMix64) -> (
         bytes: [UInt8], channels: Int, times: [Int64], values: [Float], int16: Bool
     ) {
         let channels = 1 + Int(rng.next() % 9)
@@ -35,7 +36,7 @@ import TributaryWire
 
     @Test("encode → decode is the identity (exact for float32, and for int16 values on the scale grid)")
     func roundTrip() throws {
-        var rng = SplitMix(seed: 11)
+        var rng = SplitMix64(seed: 11)
         for _ in 0..<500 {
             let batch = Self.randomBatch(&rng)
             let decoded = try batch.bytes.withUnsafeBytes { try SensorBatch.decode($0) }
@@ -157,7 +158,7 @@ import TributaryWire
 
     @Test("random bytes never crash the decoder, with or without a valid checksum")
     func fuzz() {
-        var rng = SplitMix(seed: 99)
+        var rng = SplitMix64(seed: 99)
         let ring = FrameRing(capacity: 64, channels: 2)
         var producer = ring.makeProducer()
         let template = SensorBatch.encode(
@@ -200,18 +201,6 @@ import TributaryWire
         #expect(wrapping.observe(0) == .inOrder)
         #expect(wrapping.observe(2) == .gap(missing: 1))
         #expect(wrapping.observe(.max) == .duplicate)
-    }
-}
-
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

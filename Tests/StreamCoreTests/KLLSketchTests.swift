@@ -1,5 +1,6 @@
 import StreamCore
 import Testing
+import TributaryMath
 
 @Suite struct KLLSketchTests {
     /// The largest distance between a queried fraction and the exact rank interval of the returned value.
@@ -39,7 +40,7 @@ import Testing
     }
 
     static func dataset(_ name: String, count: Int) -> [Float] {
-        var rng = SplitMix(seed: 77)
+        var rng = SeededRandom(seed: 77)
         switch name {
         case "uniform": return (0..<count).map { _ in Float(Double(rng.next() >> 11) / Double(1 << 53)) }
         case "sensor":  // mostly gravity plus noise, with a tail of motion

@@ -1,12 +1,13 @@
 import Foundation
 import StreamCore
 import Testing
+import TributaryMath
 import TributaryWire
 
 @Suite struct SummaryEncodingTests {
     static func sample(sketches: Bool) -> StreamSummary {
         var summary = StreamSummary(channels: 3, ewmaAlpha: 0.05, sketchK: sketches ? 64 : nil)
-        var rng = SplitMix(seed: 4)
+        var rng = SeededRandom(seed: 4)
         let values = (0..<3_000).map { i in Float(rng.normal() + Double(i % 3) * 10) }
         values.withUnsafeBufferPointer { summary.add($0, frames: 1_000) }
         return summary
@@ -59,7 +60,7 @@ import TributaryWire
         #expect(throws: WireError.self) {
             try bytes.dropLast(9).withUnsafeBytes { try StreamSummary.decode(binary: $0) }
         }
-        var rng = SplitMix(seed: 8)
+        var rng = SeededRandom(seed: 8)
         for _ in 0..<5_000 {
             var random = (0..<Int(rng.next() % 300)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
             if random.count > 8 {

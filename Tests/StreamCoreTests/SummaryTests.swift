@@ -1,5 +1,6 @@
 import StreamCore
 import Testing
+import TributaryMath
 
 @Suite struct SummaryTests {
     /// Exact statistics by two passes in Double.
@@ -17,7 +18,7 @@ import Testing
 
     @Test("Welford matches two-pass statistics, even far from zero where naive sums lose everything")
     func welfordStable() {
-        var rng = SplitMix(seed: 1)
+        var rng = SeededRandom(seed: 1)
         let values = (0..<100_000).map { _ in Float(1_000_000 + rng.normal() * 0.01) }
         var stats = ChannelStats()
         for v in values { stats.add(v) }
@@ -31,7 +32,7 @@ import Testing
 
     @Test("merging summaries of two halves gives the summary of the whole")
     func mergeExact() {
-        var rng = SplitMix(seed: 2)
+        var rng = SeededRandom(seed: 2)
         let values = (0..<10_001).map { _ in Float(rng.normal() * 3 + 7) }
         var whole = ChannelStats()
         var left = ChannelStats()
@@ -53,7 +54,7 @@ import Testing
         "the SIMD block path agrees with per-sample Welford for every channel count and ragged lengths",
         arguments: Array(1...13) + [16, 24, 33])
     func blockPathMatchesScalar(channels: Int) {
-        var rng = SplitMix(seed: UInt64(channels))
+        var rng = SeededRandom(seed: UInt64(channels))
         for frames in [0, 1, 7, 63, 64, 65, 511, 4_099, 20_000] {
             let values = (0..<(frames * channels)).map { i in
                 Float(rng.normal() * Double(1 + i % channels) + Double(100 * (i % channels)))
@@ -121,24 +122,5 @@ import Testing
             #expect(Self.close(first.stats[c].mean, summary.stats[c].mean, relative: 1e-9))
             #expect(Self.close(first.stats[c].variance, summary.stats[c].variance, relative: 1e-6))
         }
-    }
-}
-
-/// Deterministic random numbers for tests.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// A standard normal draw (sum of uniforms; fine for tests).
-    mutating func normal() -> Double {
-        var s = 0.0
-        for _ in 0..<12 { s += Double(next() >> 11) / Double(1 << 53) }
-        return s - 6
     }
 }

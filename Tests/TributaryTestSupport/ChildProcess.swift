@@ -1,6 +1,6 @@
 public import Glibc
-import ServiceSupport
 import Synchronization
+import SystemSupport
 
 /// A child process started with `posix_spawn`, with a clean signal mask and default signal dispositions.
 ///

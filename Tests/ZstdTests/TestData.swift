@@ -1,15 +1,7 @@
-/// Deterministic random numbers for tests (SplitMix64).
-struct TestRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import TributaryMath
+
+/// Deterministic random numbers for tests.
+typealias TestRandom = SplitMix64
 
 enum TestData {
     /// 0: white noise; 1: a slow sine as little-endian Int16 (sensor-like); 2: text-like with repeats.

@@ -40,6 +40,9 @@ __all__ = [
     "decode_sensor_batch",
     "decode_update",
     "dense",
+    "quantize_values",
+    "encode_indices",
+    "encode_update",
     "SensorBatch",
     "UpdateMessage",
     "to_jsonable",
@@ -689,6 +692,150 @@ def decode_update(
         indices=indices,
         values=values,
     )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Encoding: the value quantisers and an uncompressed update / model writer (the specification's encoder rules)
+
+INDEX_CODES = {name: code for code, name in INDEX_ENCODINGS.items()}
+VALUE_CODES = {name: code for code, name in VALUE_ENCODINGS.items()}
+FLOAT16_MAX = 65504.0
+
+
+def _round_half_away(x: float) -> float:
+    """Round to the nearest integer, halves away from zero (exact for float32 inputs widened to float)."""
+    a = abs(x)
+    q = math.floor(a)
+    if a - q >= 0.5:
+        q += 1
+    return math.copysign(q, x) if q != 0 else 0.0
+
+
+def quantize_values(values: Any, encoding: str) -> tuple[bytes, np.ndarray]:
+    """The value section for ``values`` (float32) in ``encoding``, and the float32 values a receiver decodes.
+
+    float32: as is. float16: clamped to ±65504, then rounded to the nearest half, ties to even. int8: blocks of
+    256 values; scale s = max|v| / 127 in float32 (1 for an all-zero block); code = v / s in float32, rounded
+    half away from zero, clamped to −127…127; decoded code × s in float32. ternary: μ = float32(Σ|v| / k) with
+    the sum in double precision in order; sign bit i (bit i & 7 of byte i >> 3) set iff v < 0; decoded ±μ.
+    """
+    v = np.ascontiguousarray(np.asarray(values, dtype=np.float64).astype(np.float32)).reshape(-1)
+    k = v.size
+    if encoding == "float32":
+        return v.astype("<f4").tobytes(), v.copy()
+    if encoding == "float16":
+        out = bytearray()
+        decoded = np.empty(k, dtype=np.float32)
+        for i, x in enumerate(v.tolist()):
+            clamped = max(-FLOAT16_MAX, min(FLOAT16_MAX, x))
+            half = struct.pack("<e", clamped)  # IEEE binary16, round half to even
+            out += half
+            decoded[i] = np.float32(struct.unpack("<e", half)[0])
+        return bytes(out), decoded
+    if encoding == "int8":
+        scales = bytearray()
+        codes = bytearray()
+        decoded = np.empty(k, dtype=np.float32)
+        for start in range(0, k, INT8_BLOCK):
+            block = v[start : start + INT8_BLOCK]
+            largest = np.float32(np.max(np.abs(block))) if block.size else np.float32(0)
+            scale = np.float32(largest / np.float32(127)) if largest > 0 else np.float32(1)
+            scales += struct.pack("<f", float(scale))
+            for offset, x in enumerate(block):
+                ratio = float(np.float32(x / scale))  # float32 division
+                code = int(max(-127.0, min(127.0, _round_half_away(ratio))))
+                codes += struct.pack("<b", code)
+                decoded[start + offset] = np.float32(np.float32(code) * scale)
+        return bytes(scales) + bytes(codes), decoded
+    if encoding == "ternary":
+        total = 0.0
+        for x in v.tolist():
+            total += abs(x)
+        magnitude = np.float32(total / k) if k else np.float32(0)
+        signs = bytearray((k + 7) // 8)
+        for i, x in enumerate(v.tolist()):
+            if x < 0:
+                signs[i >> 3] |= 1 << (i & 7)
+        decoded = np.where(v < 0, -magnitude, magnitude).astype(np.float32)
+        return struct.pack("<f", float(magnitude)) + bytes(signs), decoded
+    raise ValueError(f"unknown value encoding {encoding!r}")
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def encode_indices(indices: Any, dimension: int, encoding: Optional[str] = None) -> tuple[str, bytes]:
+    """The index section of strictly increasing ``indices`` below ``dimension``: (encoding name, bytes).
+
+    Without ``encoding``, the specification's choice: ``dense`` when k = n, else ``bitmap`` when ⌈n/8⌉ is
+    smaller than the varint gaps, else ``deltaVarint``."""
+    idx = [int(i) for i in np.asarray(indices, dtype=np.int64).reshape(-1).tolist()]
+    gaps = b"".join(_varint(i if p == 0 else i - idx[p - 1] - 1) for p, i in enumerate(idx))
+    if encoding is None:
+        if len(idx) == dimension:
+            encoding = "dense"
+        else:
+            encoding = "bitmap" if (dimension + 7) // 8 < len(gaps) else "deltaVarint"
+    if encoding == "dense":
+        if idx != list(range(dimension)):
+            raise ValueError("dense indices are 0…n−1")
+        return encoding, b""
+    if encoding == "deltaVarint":
+        return encoding, gaps
+    if encoding == "bitmap":
+        bits = bytearray((dimension + 7) // 8)
+        for i in idx:
+            bits[i >> 3] |= 1 << (i & 7)
+        return encoding, bytes(bits)
+    if encoding == "raw32":
+        return encoding, b"".join(struct.pack("<I", i) for i in idx)
+    raise ValueError(f"unknown index encoding {encoding!r}")
+
+
+def encode_update(
+    *,
+    task: str,
+    round: int,
+    dimension: int,
+    indices: Any,
+    values: Any,
+    value_encoding: str,
+    model_hash_value: int,
+    device: str = "",
+    sample_weight: int = 0,
+    message_type: str = "update",
+    index_encoding: Optional[str] = None,
+    signature: Optional[bytes] = None,
+) -> bytes:
+    """An uncompressed update or model message (flags bit 0 clear), laid out as the specification's table."""
+    type_code = {name: code for code, name in MESSAGE_TYPES.items()}[message_type]
+    index_name, index_bytes = encode_indices(indices, dimension, index_encoding)
+    value_bytes, _ = quantize_values(values, value_encoding)
+    body = index_bytes + value_bytes
+    task_bytes = task.encode("utf-8")
+    device_bytes = device.encode("utf-8")
+    k = len(np.asarray(indices).reshape(-1))
+    out = bytearray(UPDATE_MAGIC)
+    out += struct.pack("<BBBBB", 1, type_code, 2 if signature is not None else 0, VALUE_CODES[value_encoding],
+                       INDEX_CODES[index_name])
+    out += struct.pack("<B", len(task_bytes)) + task_bytes
+    out += struct.pack("<I", round)
+    out += struct.pack("<B", len(device_bytes)) + device_bytes
+    out += struct.pack("<IIIQII", sample_weight, dimension, k, model_hash_value, len(body), len(body))
+    out += body
+    if signature is not None:
+        out += struct.pack("<H", len(signature)) + signature
+    out += struct.pack("<I", crc32c(out))
+    return bytes(out)
 
 
 # --------------------------------------------------------------------------------------------------------------

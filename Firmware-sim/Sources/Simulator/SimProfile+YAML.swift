@@ -1,5 +1,5 @@
+import Configuration
 import Documents
-import ServiceSupport
 public import SimulatorCore
 
 extension SimProfile {

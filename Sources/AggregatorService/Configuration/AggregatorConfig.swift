@@ -1,5 +1,5 @@
+public import Configuration
 public import Federation
-public import ServiceSupport
 
 /// Everything `tributary-aggregator` is told, from `--config FILE` (YAML, documented in
 /// `Configs/aggregator.yaml`), environment variables, and flags, in that order of increasing priority.

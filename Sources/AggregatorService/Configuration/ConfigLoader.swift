@@ -1,7 +1,7 @@
+public import Configuration
 public import Documents
 import Federation
 import Foundation
-public import ServiceSupport
 
 /// Reads `tributary-aggregator`'s YAML file over the defaults, applies `TRIBUTARY_AGGREGATOR_*` environment
 /// variables (`TRIBUTARY_AGGREGATOR_BROKER_PORT=1884`, `TRIBUTARY_AGGREGATOR_ROUNDS_DURATION_S=10`), decodes and
@@ -24,7 +24,7 @@ public enum ConfigLoader {
     public static func parse(yaml: String, environment: [String: String] = [:], source: String = "configuration")
         throws(ConfigError) -> AggregatorConfig
     {
-        let loader = YAMLConfiguration(environmentPrefix: environmentPrefix, knownKeys: knownKeys)
+        let loader = YAMLConfiguration(environmentPrefix: environmentPrefix)
         var config = try loader.decode(
             AggregatorConfig.self, yaml: yaml, defaults: defaults, environment: environment, source: source)
         if config.task.hash == nil { config.task = config.task.sealed() }
@@ -49,21 +49,4 @@ public enum ConfigLoader {
             "model": ["outputs": 1, "hidden": [], "activation": "relu", "init_seed": 1],
         ]
     }
-
-    /// Every key of the configuration, as paths.
-    static let knownKeys: [[String]] = [
-        ["broker", "host"], ["broker", "port"], ["broker", "client_id"], ["broker", "username"],
-        ["broker", "ca_file"], ["prefix"], ["state_dir"], ["http", "host"], ["http", "port"],
-        ["rounds", "mode"], ["rounds", "duration_s"], ["rounds", "min_participants"], ["rounds", "max_rounds"],
-        ["rounds", "selection", "mode"], ["rounds", "selection", "value"], ["rounds", "selection", "seed"],
-        ["rounds", "local", "samples"], ["rounds", "local", "prox_mu"], ["rounds", "local", "k_fraction"],
-        ["rounds", "buffer_size"],
-        ["rounds", "max_staleness"], ["strategy", "kind"], ["strategy", "server_learning_rate"],
-        ["strategy", "beta1"], ["strategy", "beta2"], ["strategy", "tau"], ["strategy", "momentum"],
-        ["strategy", "trim_fraction"], ["strategy", "clip_norm"], ["strategy", "staleness_exponent"],
-        ["limits", "max_update_bytes"], ["limits", "max_devices"], ["hierarchy", "role"],
-        ["hierarchy", "shard_id"], ["hierarchy", "shards"], ["hierarchy", "group"], ["hierarchy", "grace_s"],
-        ["evaluation", "recording"], ["task", "task"], ["task", "training", "learning_rate"],
-        ["task", "codec", "k_fraction"], ["task", "codec", "values"], ["task", "codec", "downlink_k_fraction"],
-    ]
 }

@@ -1,6 +1,6 @@
 public import Federation
 import Glibc
-import ServiceSupport
+import SystemSupport
 public import TributaryWire
 import UpdateCodec
 
@@ -123,13 +123,7 @@ extension UInt32 {
 
 /// Creates a directory and its parents.
 func makeDirectory(_ path: String) throws(StoreError) {
-    var partial = path.hasPrefix("/") ? "" : "."
-    for component in path.split(separator: "/") {
-        partial += "/" + component
-        if mkdir(partial, 0o755) != 0 && errno != EEXIST {
-            throw StoreError("cannot create \(partial): \(String(cString: strerror(errno)))")
-        }
-    }
+    do { try FileIO.makeDirectories(path) } catch { throw StoreError(error.description) }
 }
 
 /// A failure of the aggregator's durable state (database or checkpoint files).

@@ -1,3 +1,5 @@
+import TributaryMath
+
 /// The round logic of an aggregator as a plain state machine: it takes events (time passing, devices coming and
 /// going, updates arriving, aggregations finishing) and returns the actions to take. No I/O, no clock: the
 /// service feeds it, executes its actions, and persists its ``snapshot`` so a restarted aggregator resumes the
@@ -457,16 +459,9 @@ public struct RoundMachine: Sendable {
     /// `count` of `candidates` drawn with a seeded Fisher–Yates shuffle (SplitMix64), sorted.
     static func draw(_ candidates: [String], count: Int, seed: UInt64) -> [String] {
         var pool = candidates
-        var state = seed
-        func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var random = SplitMix64(seed: seed)
         for i in 0..<count {
-            let j = i + Int(next() % UInt64(pool.count - i))
+            let j = i + Int(random.next() % UInt64(pool.count - i))
             pool.swapAt(i, j)
         }
         return Array(pool.prefix(count)).sorted()

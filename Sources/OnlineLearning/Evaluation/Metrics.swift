@@ -1,3 +1,5 @@
+import TributaryMath
+
 /// Classification results so far: a streaming confusion matrix and the log-loss.
 public struct ClassificationMetrics: Sendable, Hashable {
     /// Number of classes.

@@ -1,3 +1,5 @@
+public import TributaryMath
+
 extension Network {
     /// Computes the predictions for input `x`: the output value (linear), P(class 1) (sigmoid) or class
     /// probabilities (softmax) into `output`. `scratch` holds ``scratchCount`` floats.

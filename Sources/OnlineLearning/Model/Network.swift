@@ -1,3 +1,5 @@
+public import TributaryMath
+
 /// How a network turns its last layer into predictions, and which loss it trains with.
 public enum Head: String, Sendable, Hashable, Codable {
     /// Identity outputs, squared error: regression.
@@ -89,7 +91,7 @@ public struct Network: Sendable, Hashable {
 
     /// Random initial parameters: Glorot-uniform weights (He-uniform before ReLU), zero biases.
     public func initialParameters(seed: UInt64) -> [Float] {
-        var random = LearningRandom(seed: seed)
+        var random = SplitMix64(seed: seed)
         var parameters = [Float](repeating: 0, count: layout.count)
         for layer in 0..<(widths.count - 1) {
             let fanIn = Double(widths[layer])
@@ -101,21 +103,4 @@ public struct Network: Sendable, Hashable {
         }
         return parameters
     }
-}
-
-/// A small seeded generator for initialisation and sampling (SplitMix64).
-public struct LearningRandom: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    /// Seeds the generator.
-    public init(seed: UInt64) { state = seed }
-    /// Next 64 bits.
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    public mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
 }

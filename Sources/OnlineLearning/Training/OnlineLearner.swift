@@ -1,3 +1,5 @@
+public import TributaryMath
+
 /// Trains a ``Network`` one sample (or one mini-batch) at a time, allocation-free after creation.
 ///
 /// Holds the flat parameter vector, the optimizer's state, an optional input ``Standardizer`` and, during a

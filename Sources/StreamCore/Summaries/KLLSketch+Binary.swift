@@ -1,3 +1,4 @@
+import TributaryMath
 public import TributaryWire
 
 extension KLLSketch {
@@ -12,7 +13,7 @@ extension KLLSketch {
         writer.write(UInt64(n))
         writer.write(low)
         writer.write(high)
-        writer.write(random)
+        writer.write(random.state)
         for level in 0..<levelCount { writer.write(level < pendingOffsets.count ? pendingOffsets[level] : 0) }
         for level in 0..<levelCount { writer.write(UInt32(levels[level + 1] - levels[level])) }
         for i in levels[0]..<levels[levelCount] { writer.write(items[i]) }
@@ -94,7 +95,7 @@ extension KLLSketch {
         sketch.n = Int(count)
         sketch.low = count > 0 ? low : .infinity
         sketch.high = count > 0 ? high : -.infinity
-        sketch.random = state
+        sketch.random = SplitMix64(seed: state)
         sketch.pendingOffsets = pending
         self = sketch
     }
@@ -125,7 +126,7 @@ extension KLLSketch {
     public func hash(into hasher: inout Hasher) {
         hasher.combine(k)
         hasher.combine(n)
-        hasher.combine(random)
+        hasher.combine(random.state)
         for i in levels[0]..<levels[levelCount] { hasher.combine(items[i]) }
     }
 }

@@ -1,3 +1,5 @@
+public import TributaryMath
+
 /// A mergeable quantile sketch: KLL (Karnin, Lang and Liberty, 2016) with lazy compaction, as popularised by
 /// Apache DataSketches, over `Float` values.
 ///
@@ -29,7 +31,7 @@ public struct KLLSketch: Sendable, Hashable {
     @usableFromInline var n: Int
     @usableFromInline var low: Float
     @usableFromInline var high: Float
-    @usableFromInline var random: UInt64
+    @usableFromInline var random: SplitMix64
     /// Capacity of each level for the current level count (derived; recomputed when a level is added).
     @usableFromInline var capacities: [Int]
     /// Per level: the offset of the previous compaction plus 2 when the next one should use its complement,
@@ -47,13 +49,13 @@ public struct KLLSketch: Sendable, Hashable {
         n = 0
         low = .infinity
         high = -.infinity
-        random = seed
+        random = SplitMix64(seed: seed)
         capacities = [capacity]
     }
 
     /// The single-sided normalised rank error bound at 99 % confidence for parameter `k`.
     public static func rankErrorBound(k: Int) -> Double {
-        2.296 / Double(k).pow(0.9723)
+        2.296 / FastMath.pow(Double(k), 0.9723)
     }
 
     /// Number of levels.
@@ -164,14 +166,7 @@ public struct KLLSketch: Sendable, Hashable {
     /// One fair coin flip from a SplitMix64 stream: every seed, even 0 or 1, gives well-mixed bits from the
     /// first flip (a raw xorshift seeded with a small number does not, and biases early compactions).
     @usableFromInline
-    mutating func nextBit() -> Int {
-        random &+= 0x9E37_79B9_7F4A_7C15
-        var z = random
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return Int(z >> 63)
-    }
+    mutating func nextBit() -> Int { random.bit() }
 
     /// The offset (which half survives) for a compaction of `level`: compactions of a level come in pairs, the
     /// first with a fair coin, the second with the other half. Each compaction stays unbiased, and the errors of
@@ -431,42 +426,5 @@ public struct KLLSketch: Sendable, Hashable {
             }
         }
         return Double(weight) / Double(total)
-    }
-}
-
-extension Double {
-    /// `self` raised to `exponent` for positive `self` (exp(log)), without Foundation.
-    @usableFromInline
-    func pow(_ exponent: Double) -> Double {
-        // Natural logarithm by argument reduction to [1, 2) and an atanh series; exp by squaring of a Taylor
-        // series. Accurate to ~1e-15, which is plenty for error bounds.
-        precondition(self > 0, "pow of a non-positive number")
-        var m = self
-        var e = 0
-        while m >= 2 { m /= 2; e += 1 }
-        while m < 1 { m *= 2; e -= 1 }
-        let t = (m - 1) / (m + 1)
-        var term = t
-        var ln = 0.0
-        var n = 1.0
-        while abs(term) > 1e-18 {
-            ln += term / n
-            term *= t * t
-            n += 2
-        }
-        let logarithm = 2 * ln + Double(e) * 0.693_147_180_559_945_3
-        let x = logarithm * exponent
-        // exp(x) = exp(x / 2^s)^(2^s)
-        var s = 0
-        var y = x
-        while abs(y) > 0.5 { y /= 2; s += 1 }
-        var sum = 1.0
-        var factor = 1.0
-        for i in 1...20 {
-            factor *= y / Double(i)
-            sum += factor
-        }
-        for _ in 0..<s { sum *= sum }
-        return sum
     }
 }

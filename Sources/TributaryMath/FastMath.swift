@@ -1,4 +1,5 @@
-/// Elementary functions in portable Swift (the standard library has none without Foundation).
+/// Elementary functions in portable Swift (the standard library has none without Foundation): the one home of
+/// exp, log, pow, the logistic function and tanh for every module.
 ///
 /// Implemented here rather than taken from the platform's libm so that training is bit-for-bit identical on
 /// every device: a model trained on an ARM sensor node and on an x86 server from the same data and seed ends
@@ -72,6 +73,17 @@ public enum FastMath {
         series = series * s2 + 1.0 / 3
         series = series * s2 + 1
         return 2 * s * series + Double(e) * ln2Hi + Double(e) * ln2Lo
+    }
+
+    /// xʸ for x > 0, as exp(y·log x) (within a few ulps where the result is normal); 1 when y is 0, NaN for a
+    /// negative or NaN x, 0 at x = 0 for y > 0.
+    @inlinable
+    public static func pow(_ x: Double, _ y: Double) -> Double {
+        if y == 0 { return 1 }
+        if x.isNaN || y.isNaN || x < 0 { return .nan }
+        if x == 0 { return y > 0 ? 0 : .infinity }
+        if x == 1 { return 1 }
+        return exp(y * log(x))
     }
 
     /// eˣ for a Float argument.

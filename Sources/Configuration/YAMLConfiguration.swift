@@ -1,4 +1,5 @@
 public import Documents
+import SystemSupport
 
 /// A configuration problem, naming the key.
 public struct ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -21,26 +22,35 @@ public struct ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
 /// with snake_case keys; every failure names its key.
 ///
 /// Environment variables are `PREFIX` + the key path in upper case joined by `_` (`TRIBUTARY_AGENT_BROKER_PORT`);
-/// since keys contain `_` themselves, the variable is matched against the list of known key paths.
+/// since keys contain `_` themselves, the variable is matched against the known settings. The known settings
+/// are the type's own: every key its `init(from:)` reads (``DocumentSchema``), never a list kept by hand.
 public struct YAMLConfiguration: Sendable {
     /// Variables' prefix, such as `TRIBUTARY_AGGREGATOR_`.
     public var environmentPrefix: String
-    /// Every key path the environment may set.
-    public var knownKeys: [[String]]
 
-    /// Refuse a file key that is no known setting (when `knownKeys` lists every setting, not only the ones the
-    /// environment may override).
+    /// Refuse a file key that is no setting of the type.
     public var rejectsUnknownKeys = false
 
     /// Creates a loader.
-    public init(environmentPrefix: String, knownKeys: [[String]]) {
+    public init(environmentPrefix: String, rejectsUnknownKeys: Bool = false) {
         self.environmentPrefix = environmentPrefix
-        self.knownKeys = knownKeys
+        self.rejectsUnknownKeys = rejectsUnknownKeys
+    }
+
+    /// The settings of `T` as key paths: the leaves (values, lists, free-form mappings), not the sections.
+    public static func settings<T: Decodable>(of type: T.Type, defaults: Document) -> [[String]] {
+        let all = DocumentSchema.keyPaths(of: type, defaults: defaults)
+        // Sorted, so a section comes right before the paths under it.
+        return all.indices.compactMap { i in
+            let next = i + 1 < all.count ? all[i + 1] : []
+            let isSection = next.count > all[i].count && Array(next.prefix(all[i].count)) == all[i]
+            return isSection ? nil : all[i]
+        }
     }
 
     /// The first key of `tree` (as a dotted path) that no known setting starts with, or nil. Everything under a
     /// known leaf (a free-form section) is accepted.
-    func unknownKey(in tree: [String: Document], under path: [String]) -> String? {
+    static func unknownKey(in tree: [String: Document], under path: [String], knownKeys: [[String]]) -> String? {
         for (key, value) in tree.sorted(by: { $0.key < $1.key }) {
             let keyPath = path + [key]
             if knownKeys.contains(where: { $0.count <= keyPath.count && Array(keyPath.prefix($0.count)) == $0 }) {
@@ -48,7 +58,7 @@ public struct YAMLConfiguration: Sendable {
             }
             guard knownKeys.contains(where: { $0.count > keyPath.count && Array($0.prefix(keyPath.count)) == keyPath })
             else { return keyPath.joined(separator: ".") }
-            if let child = value.mapping, let unknown = unknownKey(in: child, under: keyPath) {
+            if let child = value.mapping, let unknown = unknownKey(in: child, under: keyPath, knownKeys: knownKeys) {
                 return unknown
             }
         }
@@ -58,7 +68,8 @@ public struct YAMLConfiguration: Sendable {
     /// Reads a file.
     public static func read(_ path: String) throws(ConfigError) -> String {
         do { return String(decoding: try FileIO.readAll(path), as: UTF8.self) } catch {
-            throw ConfigError(key: path, problem: "cannot read: \(error)")
+            throw ConfigError(
+                key: path, problem: "cannot \(error.function == "open" ? "open" : "read"): \(error.reason)")
         }
     }
 
@@ -81,11 +92,12 @@ public struct YAMLConfiguration: Sendable {
         case .map(let entries): given = entries
         default: throw ConfigError(key: source, problem: "must be a mapping of keys to values")
         }
-        if rejectsUnknownKeys, let unknown = unknownKey(in: given, under: []) {
+        let knownKeys = Self.settings(of: T.self, defaults: defaults)
+        if rejectsUnknownKeys, let unknown = Self.unknownKey(in: given, under: [], knownKeys: knownKeys) {
             throw ConfigError(key: unknown, problem: "is not a setting (a typo?); see the sample configuration")
         }
         var root = defaults.merged(with: .map(given))
-        try applyEnvironment(&root, environment: environment)
+        try applyEnvironment(&root, environment: environment, knownKeys: knownKeys)
         return try Self.decode(type, from: root, source: source)
     }
 
@@ -108,7 +120,9 @@ public struct YAMLConfiguration: Sendable {
         }
     }
 
-    func applyEnvironment(_ root: inout Document, environment: [String: String]) throws(ConfigError) {
+    func applyEnvironment(_ root: inout Document, environment: [String: String], knownKeys: [[String]])
+        throws(ConfigError)
+    {
         for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix(environmentPrefix) {
             let flat = name.dropFirst(environmentPrefix.count).lowercased()
             guard let keyPath = knownKeys.first(where: { $0.joined(separator: "_") == flat }) else {

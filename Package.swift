@@ -93,9 +93,18 @@ let package = Package(
         .target(name: "SystemSupport", swiftSettings: strict),
         .target(name: "Configuration", dependencies: ["Documents", "SystemSupport"], swiftSettings: strict),
         .target(
+            name: "BrokerConnection", dependencies: ["MQTT", "Configuration", "SystemSupport"], swiftSettings: strict),
+        .target(
+            name: "BrokerCommandLine",
+            dependencies: [
+                "BrokerConnection", "Configuration", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+        .target(
             name: "AggregatorService",
             dependencies: [
-                "Configuration", "SystemSupport", "Federation", "UpdateCodec", "OnlineLearning", "MQTT", "Recording",
+                "Configuration", "SystemSupport", "BrokerConnection", "Federation", "UpdateCodec", "OnlineLearning",
+                "MQTT", "Recording",
                 "StreamCore",
                 "Documents",
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -109,7 +118,8 @@ let package = Package(
         .target(
             name: "Agent",
             dependencies: [
-                "Configuration", "SystemSupport", "Federation", "UpdateCodec", "OnlineLearning", "StreamCore",
+                "Configuration", "SystemSupport", "BrokerConnection", "Federation", "UpdateCodec", "OnlineLearning",
+                "StreamCore",
                 "SensorFrames", "MQTT",
                 "Recording", "Documents",
                 .product(name: "Logging", package: "swift-log"),
@@ -118,7 +128,7 @@ let package = Package(
         .target(
             name: "Replay",
             dependencies: [
-                "Recording", "MQTT", "SensorFrames", "StreamCore", "SimulatorCore", "TributaryWire",
+                "Recording", "MQTT", "BrokerConnection", "SensorFrames", "StreamCore", "SimulatorCore", "TributaryWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -132,7 +142,7 @@ let package = Package(
         .target(
             name: "Simulator",
             dependencies: [
-                "SimulatorCore", "MQTT", "Configuration", "SystemSupport", "Documents",
+                "SimulatorCore", "MQTT", "BrokerConnection", "Configuration", "SystemSupport", "Documents",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -140,7 +150,7 @@ let package = Package(
         .executableTarget(
             name: "TributarySim",
             dependencies: [
-                "Simulator", "SimulatorCore",
+                "Simulator", "SimulatorCore", "BrokerCommandLine", "BrokerConnection",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -151,7 +161,8 @@ let package = Package(
         .executableTarget(
             name: "TributaryAgent",
             dependencies: [
-                "Agent", "Configuration", "SystemSupport", "Federation", "Recording", "TributaryWire",
+                "Agent", "BrokerConnection", "Configuration", "SystemSupport", "Federation", "Recording",
+                "TributaryWire",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict,
@@ -161,7 +172,7 @@ let package = Package(
         .executableTarget(
             name: "TributaryAggregator",
             dependencies: [
-                "AggregatorService", "Configuration", "SystemSupport",
+                "AggregatorService", "Configuration", "SystemSupport", "BrokerCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -170,7 +181,7 @@ let package = Package(
         .executableTarget(
             name: "TributaryReplay",
             dependencies: [
-                "Replay", "Recording", "Simulator", "SimulatorCore", "MQTT",
+                "Replay", "Recording", "Simulator", "SimulatorCore", "MQTT", "BrokerCommandLine", "BrokerConnection",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -186,17 +197,21 @@ let package = Package(
             name: "TributaryBench",
             dependencies: [
                 "MQTT", "Zstd", "StreamCore", "OnlineLearning", "UpdateCodec", "Recording", "Replay", "Simulator",
-                "SimulatorCore", "Federation", "AggregatorService", "TributaryTestSupport", "TributaryMath",
+                "SimulatorCore", "Federation", "AggregatorService", "LocalBroker", "TributaryMath", "BrokerConnection",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
 
+        // MARK: A real Mosquitto on a free loopback port, for tests, benchmarks and the demo's tools
+        .target(
+            name: "LocalBroker", dependencies: ["MQTT", "BrokerConnection", "SystemSupport"], swiftSettings: strict),
+
         // MARK: Test support and tests
         .target(
             name: "TributaryTestSupport",
-            dependencies: ["MQTT", "SystemSupport"],
+            dependencies: ["MQTT", "SystemSupport", "LocalBroker"],
             path: "Tests/TributaryTestSupport",
             swiftSettings: strict
         ),
@@ -215,7 +230,9 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "SimulatorTests",
-            dependencies: ["Simulator", "SimulatorCore", "SensorFrames", "MQTT", "TributaryTestSupport"],
+            dependencies: [
+                "Simulator", "SimulatorCore", "SensorFrames", "MQTT", "BrokerConnection", "TributaryTestSupport",
+            ],
             path: "Firmware-sim/Tests/SimulatorTests", swiftSettings: strict),
         .testTarget(
             name: "SensorFramesTests", dependencies: ["SensorFrames", "StreamCore", "TributaryWire", "TributaryMath"],
@@ -230,7 +247,8 @@ let package = Package(
         .testTarget(
             name: "ReplayTests",
             dependencies: [
-                "Replay", "Recording", "SensorFrames", "SimulatorCore", "MQTT", "TributaryTestSupport",
+                "Replay", "Recording", "SensorFrames", "SimulatorCore", "MQTT", "BrokerConnection",
+                "TributaryTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
@@ -247,9 +265,17 @@ let package = Package(
         .testTarget(
             name: "AgentTests",
             dependencies: [
-                "Agent", "Federation", "UpdateCodec", "StreamCore", "TributaryWire", "MQTT", "Configuration",
+                "Agent", "Federation", "UpdateCodec", "StreamCore", "TributaryWire", "MQTT", "BrokerConnection",
+                "Configuration",
                 "SystemSupport",
                 "TributaryTestSupport",
+            ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "BrokerConnectionTests",
+            dependencies: [
+                "BrokerConnection", "BrokerCommandLine", "Configuration", "Documents", "MQTT",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
         .testTarget(

@@ -1,3 +1,4 @@
+public import BrokerConnection
 public import Configuration
 import SystemSupport
 
@@ -5,22 +6,6 @@ import SystemSupport
 /// `TRIBUTARY_AGENT_*`; flags). Windows, features, model and codec come from the task specification the
 /// aggregator publishes.
 public struct AgentConfig: Codable, Sendable, Hashable {
-    /// Where the broker is.
-    public struct Broker: Codable, Sendable, Hashable {
-        /// Host.
-        public var host = "127.0.0.1"
-        /// Port.
-        public var port = 1883
-        /// Username; the password comes from `TRIBUTARY_MQTT_PASSWORD`.
-        public var username: String?
-        /// CA certificate: connect with TLS and verify the broker.
-        public var caFile: String?
-        /// With TLS: this device's certificate, for brokers that require one.
-        public var certFile: String?
-        /// With TLS: the certificate's private key.
-        public var keyFile: String?
-    }
-
     /// Where frames come from.
     public struct Source: Codable, Sendable, Hashable {
         /// `mqtt` (the device's sensor topic), `udp`, `stdin` (sensor frame batches, each preceded by its length
@@ -44,8 +29,8 @@ public struct AgentConfig: Codable, Sendable, Hashable {
 
     /// Device id.
     public var deviceId = ""
-    /// The broker.
-    public var broker = Broker()
+    /// The broker (client id `agent-{device}` and a persistent session unless set).
+    public var broker = BrokerSettings()
     /// Topic prefix.
     public var prefix = "tributary/v1"
     /// Task to take part in (its specification comes from `{p}/fl/{task}/spec`).
@@ -82,11 +67,7 @@ public struct AgentConfig: Codable, Sendable, Hashable {
             if !condition { throw ConfigError(key: key, problem: problem) }
         }
         try check(Self.isValidID(deviceId), "device_id", "must be 1-64 letters, digits, - _ . (set it, or --device-id)")
-        try check(
-            !broker.host.isEmpty && (1...65_535).contains(broker.port), "broker", "needs a host and a port 1…65535")
-        try check(
-            (broker.certFile == nil) == (broker.keyFile == nil) && (broker.certFile == nil || broker.caFile != nil),
-            "broker.cert_file", "needs key_file and ca_file with it")
+        try broker.validate()
         try check(Self.isValidID(task), "task", "must be a valid id")
         try check(
             ["mqtt", "udp", "stdin", "recording"].contains(source.kind), "source.kind",

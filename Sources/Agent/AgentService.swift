@@ -1,3 +1,4 @@
+import BrokerConnection
 import Federation
 import Glibc
 public import Logging
@@ -63,14 +64,7 @@ public final class AgentService: Sendable {
             holdoutEvery: config.holdoutEvery, bufferCapacity: config.bufferWindows,
             backpressure: config.source.kind == "recording")
 
-        var configuration = MQTTConfiguration(
-            host: config.broker.host, port: config.broker.port, clientID: "agent-\(device)", cleanSession: false)
-        configuration.credentials = config.broker.username.map {
-            MQTTCredentials(username: $0, password: Environment.value("TRIBUTARY_MQTT_PASSWORD"))
-        }
-        configuration.tls = config.broker.caFile.map {
-            MQTTTLSConfiguration(caFile: $0, certificateFile: config.broker.certFile, keyFile: config.broker.keyFile)
-        }
+        var configuration = try config.broker.mqttConfiguration(clientID: "agent-\(device)", cleanSession: false)
         configuration.will = MQTTWill(
             topic: topics.deviceStatus(device), payload: DeviceStatus(device: device, state: "offline").json,
             qos: .atLeastOnce, retain: true)

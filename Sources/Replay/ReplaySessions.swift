@@ -1,33 +1,19 @@
+public import BrokerConnection
 import Glibc
 public import Logging
 public import MQTT
 public import ServiceLifecycle
 import Synchronization
 
-/// How to reach the broker.
-public struct BrokerEndpoint: Sendable {
-    /// Host.
-    public var host: String
-    /// Port.
-    public var port: Int
-    /// Credentials, if the broker wants them.
-    public var credentials: MQTTCredentials?
-    /// TLS, if the listener uses it.
-    public var tls: MQTTTLSConfiguration?
-
-    /// Creates an endpoint.
-    public init(host: String, port: Int, credentials: MQTTCredentials? = nil, tls: MQTTTLSConfiguration? = nil) {
-        self.host = host
-        self.port = port
-        self.credentials = credentials
-        self.tls = tls
-    }
-
+extension BrokerSettings {
     /// Connects a client, turning failures into a ``ReplayError`` of kind `.broker`.
-    func connect(clientID: String, logger: Logger, maxInFlight: Int = 1_000) async throws(ReplayError) -> MQTTClient {
-        var configuration = MQTTConfiguration(host: host, port: port, clientID: clientID)
-        configuration.credentials = credentials
-        configuration.tls = tls
+    public func connect(clientID: String, logger: Logger, maxInFlight: Int = 1_000) async throws(ReplayError)
+        -> MQTTClient
+    {
+        var configuration: MQTTConfiguration
+        do { configuration = try mqttConfiguration(clientID: clientID, cleanSession: true) } catch {
+            throw ReplayError(.usage, "broker: \(error)")
+        }
         configuration.maxInFlight = maxInFlight
         configuration.connectTimeout = .seconds(5)
         do {
@@ -44,7 +30,7 @@ public struct BrokerEndpoint: Sendable {
 /// when the duration ends or on graceful shutdown (SIGINT/SIGTERM).
 public final class RecordSession: Service, Sendable {
     let recorder: Recorder
-    let broker: BrokerEndpoint
+    let broker: BrokerSettings
     let duration: Duration?
     let flushInterval: Duration
     let logger: Logger
@@ -53,7 +39,7 @@ public final class RecordSession: Service, Sendable {
 
     /// Creates a session.
     public init(
-        recorder: Recorder, broker: BrokerEndpoint, duration: Duration?, flushInterval: Duration, logger: Logger,
+        recorder: Recorder, broker: BrokerSettings, duration: Duration?, flushInterval: Duration, logger: Logger,
         progress: @escaping @Sendable (RecordStats, Duration) -> Void = { _, _ in }
     ) {
         self.recorder = recorder
@@ -80,7 +66,7 @@ public final class RecordSession: Service, Sendable {
             outcome.withLock { $0 = .failure(ReplayError(.broker, "subscribing: \(error)")) }
             return
         }
-        logger.info("recording \(recorder.options.filters.joined(separator: " ")) from \(broker.host):\(broker.port)")
+        logger.info("recording \(recorder.options.filters.joined(separator: " ")) from \(broker.address)")
         let started = ContinuousClock.now
         let deadline = duration.map { started + $0 }
         await cancelWhenGracefulShutdown {
@@ -109,14 +95,14 @@ public final class RecordSession: Service, Sendable {
 public final class PlaySession: Service, @unchecked Sendable {
     // The player is used by `run` only, one call at a time.
     let player: Player
-    let broker: BrokerEndpoint
+    let broker: BrokerSettings
     let logger: Logger
     let progress: @Sendable (PlaybackStats) -> Void
     let outcome = Mutex<Result<PlaybackStats, ReplayError>?>(nil)
 
     /// Creates a session.
     public init(
-        player: Player, broker: BrokerEndpoint, logger: Logger,
+        player: Player, broker: BrokerSettings, logger: Logger,
         progress: @escaping @Sendable (PlaybackStats) -> Void = { _ in }
     ) {
         self.player = player

@@ -1,4 +1,5 @@
 import Agent
+import BrokerConnection
 import Configuration
 import Glibc
 import Logging
@@ -68,11 +69,7 @@ struct Fleet {
         var base: AgentConfig
         do {
             base = try AgentConfig.load(path: config)
-            if let broker {
-                let flag = try BrokerFlag(broker)
-                base.broker.host = flag.host
-                base.broker.port = flag.port
-            }
+            base.broker = base.broker.overriding(try broker.map(BrokerFlag.init))
             base.loopMs = loopMs
         } catch {
             printError("tributary-agent: configuration: \(error)")
@@ -100,7 +97,7 @@ struct Fleet {
                 AgentService(config: settings, logger: Logger(label: "tributary.agent.\(settings.deviceId)")))
         }
         let logger = Logger(label: "tributary.fleet")
-        logger.warning("fleet of \(devices) devices on \(base.broker.host):\(base.broker.port)")
+        logger.warning("fleet of \(devices) devices on \(base.broker.address)")
         AgentSignals.services.withLock { $0 = services }
         // The devices run, and shut down, together: a thousand agents each saying goodbye to the broker one
         // after another would take minutes.

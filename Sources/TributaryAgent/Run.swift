@@ -1,4 +1,5 @@
 import Agent
+import BrokerConnection
 import Configuration
 import Logging
 import SystemSupport
@@ -20,7 +21,8 @@ struct Run {
         discussion: """
             Configuration: --config FILE (YAML, Configs/agent.yaml), environment variables \
             TRIBUTARY_AGENT_<KEY PATH> (TRIBUTARY_AGENT_BROKER_PORT=1884), then the flags below. The broker \
-            password comes from TRIBUTARY_MQTT_PASSWORD. SIGTERM/SIGINT save the state and publish the status \
+            password comes from broker.password_file or the variable broker.password_env names \
+            (TRIBUTARY_MQTT_PASSWORD by default). SIGTERM/SIGINT save the state and publish the status \
             offline. Exit codes: 0 stopped, 1 runtime failure, 64 bad configuration.
             """, spec: spec)
 
@@ -41,11 +43,7 @@ struct Run {
         var settings: AgentConfig
         do {
             settings = try AgentConfig.load(path: options["config"])
-            if let broker = options["broker"] {
-                let flag = try BrokerFlag(broker)
-                settings.broker.host = flag.host
-                settings.broker.port = flag.port
-            }
+            settings.broker = settings.broker.overriding(try options["broker"].map(BrokerFlag.init))
             if let deviceId = options["device-id"] { settings.deviceId = deviceId }
             if let stateDir = options["state-dir"] { settings.stateDir = stateDir }
             try settings.validate()

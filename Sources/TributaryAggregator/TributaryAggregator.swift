@@ -1,5 +1,6 @@
 import AggregatorService
 import ArgumentParser
+import BrokerCommandLine
 import Configuration
 import Foundation
 import Logging
@@ -15,8 +16,9 @@ struct TributaryAggregator: AsyncParsableCommand {
         discussion: """
             Configuration: a YAML file (sample and every key documented in Configs/aggregator.yaml); any key can \
             also come from the environment as TRIBUTARY_AGGREGATOR_<KEY PATH> (for example \
-            TRIBUTARY_AGGREGATOR_ROUNDS_DURATION_S=10); --broker and --state-dir override both. The broker \
-            password is read from TRIBUTARY_MQTT_PASSWORD.
+            TRIBUTARY_AGGREGATOR_ROUNDS_DURATION_S=10); the flags override both. The broker password is read \
+            from broker.password_file, or the variable broker.password_env names (TRIBUTARY_MQTT_PASSWORD by \
+            default).
 
             State (SQLite and model checkpoints) lives in the state directory: a restarted aggregator resumes the \
             round it was in. Status and Prometheus metrics: GET /status and /metrics on the http address \
@@ -28,8 +30,8 @@ struct TributaryAggregator: AsyncParsableCommand {
     @Option(help: "The YAML configuration file.")
     var config: String
 
-    @Option(help: "Broker as HOST:PORT (overrides the file).")
-    var broker: String?
+    @OptionGroup(title: "Broker (overrides the file)")
+    var broker: BrokerOptions
 
     @Option(help: "State directory (overrides the file).")
     var stateDir: String?
@@ -50,11 +52,7 @@ struct TributaryAggregator: AsyncParsableCommand {
         var settings: AggregatorConfig
         do {
             settings = try ConfigLoader.load(path: config)
-            if let broker {
-                let flag = try BrokerFlag(broker)
-                settings.broker.host = flag.host
-                settings.broker.port = flag.port
-            }
+            settings.broker = try broker.settings(over: settings.broker)
             if let stateDir { settings.stateDir = stateDir }
             try settings.validate()
         } catch {

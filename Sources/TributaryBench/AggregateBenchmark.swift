@@ -1,10 +1,10 @@
 import AggregatorService
 import Federation
 import Foundation
+import LocalBroker
 import Logging
 import MQTT
 import Synchronization
-import TributaryTestSupport
 import UpdateCodec
 
 /// `tributary-bench aggregate`: updates accepted per second by the aggregator, end to end (MQTT → decode →
@@ -34,7 +34,7 @@ enum AggregateBenchmark {
         config.stateDir = stateDir
         config.http.port = 0
         config.broker.port = port
-        config.broker.clientId = "bench-aggregator-\(UUID().uuidString.prefix(6))"
+        config.broker.clientID = "bench-aggregator-\(UUID().uuidString.prefix(6))"
         config.rounds.minParticipants = devices
         config.rounds.durationS = 600
         return config

@@ -1,7 +1,7 @@
 import Foundation
+import LocalBroker
 import MQTT
 import Synchronization
-import TributaryTestSupport
 
 /// `tributary-bench mqtt`: publish → broker → subscribe throughput through a local Mosquitto (dev.conf limits),
 /// for our Swift wrapper and for a C program using libmosquitto directly, in the same run against the same broker.
@@ -82,7 +82,7 @@ enum MQTTBenchmark {
     }
 
     static func swiftTrial(_ trial: Trial, broker: MosquittoBroker) async throws -> (Int, Double) {
-        var configuration = MQTTConfiguration(host: broker.host, port: broker.port, clientID: "bench-sub-\(getpid())")
+        var configuration = try broker.settings.mqttConfiguration(clientID: "bench-sub-\(getpid())", cleanSession: true)
         configuration.maxInFlight = window
         let subscriber = try MQTTClient(configuration: configuration)
         configuration.clientID = "bench-pub-\(getpid())"

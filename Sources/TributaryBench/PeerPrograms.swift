@@ -1,5 +1,5 @@
 import Foundation
-import TributaryTestSupport
+import LocalBroker
 
 /// Builds and runs the peers the benchmarks compare against: small C/C++ programs of ours in `tools/bench/peers`,
 /// compiled with the system compiler into `.build/peers` when missing or older than their source.

@@ -1,11 +1,12 @@
+import BrokerConnection
 import Foundation
+import LocalBroker
 import Logging
 import MQTT
 import Recording
 import Replay
 import Simulator
 import SimulatorCore
-import TributaryTestSupport
 
 /// `tributary-bench replay`: how small recordings are (the seglearn smartwatch data against raw float32, its CSV
 /// and gzip'd CSV), how fast a recording plays into a local Mosquitto, and what 100 simulated devices at 1 kHz
@@ -156,10 +157,10 @@ enum ReplayBenchmark {
                     options.batchFrames = batch
                     options.qos = qos
                     let player = try Player([PlaybackAssignment(path: path)], options: options)
-                    var configuration = MQTTConfiguration(host: broker.host, port: broker.port, clientID: "bench-play")
-                    configuration.maxInFlight = 1_000
-                    let client = try MQTTClient(configuration: configuration)
-                    try await client.connect()
+                    var quiet = Logger(label: "tributary.bench")
+                    quiet.logLevel = .error
+                    let client = try await broker.settings.connect(
+                        clientID: "bench-play", logger: quiet, maxInFlight: 1_000)
                     let start = ContinuousClock.now
                     let stats = try await player.run(client: client, clock: ContinuousClock())
                     let elapsed = seconds(ContinuousClock.now - start)
@@ -194,7 +195,7 @@ enum ReplayBenchmark {
                 var quiet = Logger(label: "bench.sim")
                 quiet.logLevel = .error
                 let fleet = SimulatorFleet(
-                    profile: profile, broker: .init(host: broker.host, port: broker.port),
+                    profile: profile, broker: broker.settings,
                     duration: .seconds(span), logger: quiet)
                 let before = processCPU()
                 let brokerBefore = broker.pid.map(childCPU) ?? 0

@@ -1,7 +1,7 @@
 import Foundation
+import LocalBroker
 import OnlineLearning
 import StreamCore
-import TributaryTestSupport
 
 /// Leave-one-subject-out on the seglearn smartwatch data (10 subjects, 7 exercises, 6 IMU channels at 50 Hz):
 /// recordings go through the streaming core (frame ring, 2 s sliding windows with a 1 s hop, mean/std/min/max/

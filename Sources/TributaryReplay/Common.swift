@@ -1,39 +1,21 @@
 import ArgumentParser
+import BrokerCommandLine
+import BrokerConnection
 import Glibc
 import Logging
-import MQTT
 import Replay
 
-/// Broker flags shared by `record` and `play`.
-struct BrokerOptions: ParsableArguments {
-    @Option(help: "Broker as HOST:PORT.")
-    var broker = "127.0.0.1:1883"
+/// Broker flags shared by `record` and `play`: the shared broker options and the topic prefix.
+struct ReplayBrokerOptions: ParsableArguments {
+    @OptionGroup(title: "Broker")
+    var connection: BrokerOptions
 
     @Option(help: "Topic prefix.")
     var prefix = "tributary/v1"
 
-    @Option(help: "Username (the password is read from TRIBUTARY_MQTT_PASSWORD).")
-    var username: String?
-
-    @Option(help: "CA certificate file: connect with TLS and verify the broker against it.")
-    var caFile: String?
-
-    func validate() throws {
-        _ = try endpoint()
-    }
-
-    func endpoint() throws(ValidationError) -> BrokerEndpoint {
-        let parts = broker.split(separator: ":")
-        guard parts.count == 2, !parts[0].isEmpty, let port = Int(parts[1]), (1...65_535).contains(port) else {
-            throw ValidationError("--broker must be HOST:PORT, not '\(broker)'")
-        }
-        var endpoint = BrokerEndpoint(host: String(parts[0]), port: port)
-        if let username {
-            endpoint.credentials = MQTTCredentials(
-                username: username, password: getenv("TRIBUTARY_MQTT_PASSWORD").map { String(cString: $0) })
-        }
-        if let caFile { endpoint.tls = MQTTTLSConfiguration(caFile: caFile) }
-        return endpoint
+    /// Where to connect (a local development broker unless the flags say otherwise).
+    func settings() throws(ValidationError) -> BrokerSettings {
+        try connection.settings(over: BrokerSettings())
     }
 }
 

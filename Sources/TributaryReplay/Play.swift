@@ -14,7 +14,7 @@ struct Play: AsyncParsableCommand {
             not accumulate. --devices N plays the files round-robin as N devices named by --device-id.
             """)
 
-    @OptionGroup var brokerOptions: BrokerOptions
+    @OptionGroup var brokerOptions: ReplayBrokerOptions
 
     @Argument(help: "Recordings to play.")
     var files: [String]
@@ -81,7 +81,7 @@ struct Play: AsyncParsableCommand {
         )
         let bar = ProgressBar("play", total: player.totalFrames, unit: "frames")
         let session = PlaySession(
-            player: player, broker: try brokerOptions.endpoint(), logger: logger,
+            player: player, broker: try brokerOptions.settings(), logger: logger,
             progress: { [bar] stats in bar.update(stats.frames) })
         let group = ServiceGroup(
             configuration: .init(

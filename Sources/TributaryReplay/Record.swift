@@ -16,7 +16,7 @@ struct Record: AsyncParsableCommand {
             loses at most that much; SIGINT/SIGTERM (or the end of --duration) close the files cleanly.
             """)
 
-    @OptionGroup var brokerOptions: BrokerOptions
+    @OptionGroup var brokerOptions: ReplayBrokerOptions
 
     @Option(name: .customLong("out"), help: "Directory for one file per device and stream.")
     var directory: String?
@@ -95,7 +95,7 @@ struct Record: AsyncParsableCommand {
         let limit = duration.flatMap(seconds)
         let bar = limit.map { ProgressBar("record", total: Int($0), unit: "s") }
         let session = RecordSession(
-            recorder: recorder, broker: try brokerOptions.endpoint(), duration: limit.map { Duration(seconds: $0) },
+            recorder: recorder, broker: try brokerOptions.settings(), duration: limit.map { Duration(seconds: $0) },
             flushInterval: Duration(seconds: seconds(flushInterval)!), logger: logger,
             progress: { [bar] stats, elapsed in
                 if let bar { bar.update(Int(elapsed.components.seconds)) }

@@ -39,15 +39,6 @@ struct ConfigTests {
         #expect(throws: ConfigError.self) { try AgentConfig.load(path: directory + "/a.yaml", environment: [:]) }
     }
 
-    @Test("--broker takes HOST:PORT and nothing else")
-    func brokerFlag() throws {
-        let flag = try BrokerFlag("127.0.0.1:1884")
-        #expect(flag.host == "127.0.0.1" && flag.port == 1884)
-        for bad in ["127.0.0.1", ":1883", "host:", "host:0", "host:70000", "a:b:1", "host:x"] {
-            #expect(throws: ConfigError.self, "\(bad)") { try BrokerFlag(bad) }
-        }
-    }
-
     @Test("the command line: help for each subcommand; unknown options, missing and bad values exit 64 naming them")
     func commandLine() async throws {
         var template = Array("/tmp/tributary-agent-cli-XXXXXX".utf8CString)

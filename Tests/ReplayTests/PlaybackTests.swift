@@ -1,3 +1,4 @@
+import BrokerConnection
 import Glibc
 import Logging
 import MQTT
@@ -200,7 +201,7 @@ import TributaryTestSupport
     @Test("an unreachable broker is a broker error with exit code 4")
     func unreachable() async throws {
         let port = try FreePort.pick()
-        let endpoint = BrokerEndpoint(host: "127.0.0.1", port: port)
+        let endpoint = BrokerSettings(host: "127.0.0.1", port: port)
         await #expect { try await endpoint.connect(clientID: "x", logger: Self.logger) } throws: { error in
             (error as? ReplayError)?.kind == .broker && (error as? ReplayError)?.exitCode == 4
         }

@@ -1,4 +1,5 @@
 import Foundation
+@_exported public import LocalBroker
 public import MQTT
 import Synchronization
 
@@ -16,53 +17,6 @@ public func withBroker<T>(
         await broker.stop()
         throw error
     }
-}
-
-extension MosquittoBroker {
-    /// A client configuration pointing at this broker with a unique client id.
-    public func clientConfiguration(
-        _ prefix: String = "test",
-        cleanSession: Bool = true,
-        version: MQTTProtocolVersion = .v311
-    ) -> MQTTConfiguration {
-        var configuration = MQTTConfiguration(
-            host: host, port: port, clientID: "\(prefix)-\(UUID().uuidString.prefix(8))",
-            cleanSession: cleanSession, protocolVersion: version
-        )
-        configuration.reconnect = MQTTReconnectPolicy(minDelay: .milliseconds(50), maxDelay: .milliseconds(500))
-        if let certificates {
-            configuration.tls = MQTTTLSConfiguration(caFile: certificates.caCertificate.path)
-        }
-        return configuration
-    }
-
-    /// A connected client; disconnect it when done.
-    public func connectedClient(
-        _ prefix: String = "test",
-        cleanSession: Bool = true,
-        version: MQTTProtocolVersion = .v311
-    ) async throws -> MQTTClient {
-        let client = try MQTTClient(
-            configuration: clientConfiguration(
-                prefix, cleanSession: cleanSession,
-                version: version))
-        try await client.connect()
-        return client
-    }
-}
-
-/// Polls `condition` until it holds or `timeout` passes; returns whether it held.
-public func eventually(
-    timeout: Duration = .seconds(10),
-    poll: Duration = .milliseconds(10),
-    _ condition: () -> Bool
-) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try? await Task.sleep(for: poll)
-    }
-    return condition()
 }
 
 /// Thread-safe tally of received payloads, for hot-path handlers that run on a network thread.

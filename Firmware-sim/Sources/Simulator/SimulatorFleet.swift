@@ -1,3 +1,4 @@
+public import BrokerConnection
 public import Logging
 public import MQTT
 public import ServiceLifecycle
@@ -8,23 +9,6 @@ import Synchronization
 /// schedule from a real clock. A `Service`: it stops cleanly on graceful shutdown (SIGTERM), disconnecting every
 /// device (so the broker does not publish wills).
 public final class SimulatorFleet: Service, Sendable {
-    /// Where to connect.
-    public struct Broker: Sendable {
-        /// Host.
-        public var host: String
-        /// Port.
-        public var port: Int
-        /// Credentials, if the broker needs them.
-        public var credentials: MQTTCredentials?
-
-        /// Creates a broker address.
-        public init(host: String = "127.0.0.1", port: Int = 1883, credentials: MQTTCredentials? = nil) {
-            self.host = host
-            self.port = port
-            self.credentials = credentials
-        }
-    }
-
     /// Totals across the fleet.
     public struct Totals: Sendable, Hashable {
         /// Batches published.
@@ -41,13 +25,13 @@ public final class SimulatorFleet: Service, Sendable {
 
     /// The profile.
     public let profile: SimProfile
-    let broker: Broker
+    let broker: BrokerSettings
     let logger: Logger
     let duration: Duration?
     let counters = Mutex(Totals())
 
     /// Creates a fleet. With `duration`, it stops by itself after that long.
-    public init(profile: SimProfile, broker: Broker, duration: Duration? = nil, logger: Logger) {
+    public init(profile: SimProfile, broker: BrokerSettings, duration: Duration? = nil, logger: Logger) {
         self.profile = profile
         self.broker = broker
         self.duration = duration
@@ -64,13 +48,15 @@ public final class SimulatorFleet: Service, Sendable {
             "simulator starting",
             metadata: [
                 "devices": "\(profile.devices)", "sensor": "\(profile.sensor.rawValue)", "rate_hz": "\(profile.rateHz)",
-                "batch_frames": "\(profile.batchFrames)", "broker": "\(broker.host):\(broker.port)",
+                "batch_frames": "\(profile.batchFrames)", "broker": "\(broker.address)",
             ])
         var clients: [MQTTClient] = []
         for index in 0..<profile.devices {
             let id = profile.deviceID(profile.firstDevice + index)
-            var configuration = MQTTConfiguration(host: broker.host, port: broker.port, clientID: id)
-            configuration.credentials = broker.credentials
+            // Each device is its own client: its id, unless the settings fix one (they cannot, for many).
+            var perDevice = broker
+            perDevice.clientID = nil
+            var configuration = try perDevice.mqttConfiguration(clientID: id, cleanSession: true)
             configuration.maxInFlight = 256
             var quiet = logger
             quiet.logLevel = .warning

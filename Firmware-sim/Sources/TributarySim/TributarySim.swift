@@ -1,4 +1,6 @@
 import ArgumentParser
+import BrokerCommandLine
+import BrokerConnection
 import Logging
 import ServiceLifecycle
 import Simulator
@@ -20,8 +22,8 @@ struct TributarySim: AsyncParsableCommand {
     @Option(help: "A YAML profile (see Configs/sim/); flags below override it.")
     var profile: String?
 
-    @Option(help: "Broker as HOST:PORT.")
-    var broker = "127.0.0.1:1883"
+    @OptionGroup(title: "Broker")
+    var broker: BrokerOptions
 
     @Option(help: "Number of devices (at most 300 per process: libmosquitto's select() loop).")
     var devices: Int?
@@ -45,9 +47,6 @@ struct TributarySim: AsyncParsableCommand {
     var labels = false
 
     func validate() throws {
-        guard broker.split(separator: ":").count == 2, Int(broker.split(separator: ":")[1]) != nil else {
-            throw ValidationError("--broker must be HOST:PORT, not '\(broker)'")
-        }
         if let sensor, SensorKind(rawValue: sensor) == nil {
             throw ValidationError("unknown sensor '\(sensor)'")
         }
@@ -73,10 +72,9 @@ struct TributarySim: AsyncParsableCommand {
         if let seed { settings.seed = seed }
         if labels { settings.labels = true }
         do { try settings.validate() } catch { throw ValidationError(error.description) }
-        let parts = broker.split(separator: ":")
         let logger = Logger(label: "tributary.sim")
         let fleet = SimulatorFleet(
-            profile: settings, broker: .init(host: String(parts[0]), port: Int(parts[1])!),
+            profile: settings, broker: try broker.settings(over: BrokerSettings()),
             duration: duration.map { .seconds($0) }, logger: logger)
         let group = ServiceGroup(
             configuration: .init(

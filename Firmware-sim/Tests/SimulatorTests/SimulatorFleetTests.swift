@@ -1,3 +1,4 @@
+import BrokerConnection
 import Logging
 import MQTT
 import SensorFrames
@@ -24,7 +25,7 @@ import TributaryTestSupport
                 received.withLock { $0[String(device), default: []].append([UInt8](payload)) }
             }
             let fleet = SimulatorFleet(
-                profile: profile, broker: .init(host: broker.host, port: broker.port),
+                profile: profile, broker: BrokerSettings(host: broker.host, port: broker.port),
                 duration: .seconds(1.2), logger: Logger(label: "test.sim"))
             try await fleet.run()
             #expect(await eventually { received.value.values.reduce(0) { $0 + $1.count } == fleet.totals.batches })

@@ -1,23 +1,10 @@
+public import BrokerConnection
 public import Configuration
 public import Federation
 
 /// Everything `tributary-aggregator` is told, from `--config FILE` (YAML, documented in
 /// `Configs/aggregator.yaml`), environment variables, and flags, in that order of increasing priority.
 public struct AggregatorConfig: Codable, Sendable, Hashable {
-    /// Where the broker is.
-    public struct Broker: Codable, Sendable, Hashable {
-        /// Host name or address.
-        public var host = "127.0.0.1"
-        /// Port.
-        public var port = 1883
-        /// MQTT client id (must be unique on the broker; shards need one each).
-        public var clientId = "tributary-aggregator"
-        /// Username; the password comes from `TRIBUTARY_MQTT_PASSWORD`.
-        public var username: String?
-        /// CA certificate file: connect with TLS and verify the broker against it.
-        public var caFile: String?
-    }
-
     /// The status and metrics endpoint.
     public struct HTTP: Codable, Sendable, Hashable {
         /// Listen address (loopback by default).
@@ -74,8 +61,9 @@ public struct AggregatorConfig: Codable, Sendable, Hashable {
         public var recording: String?
     }
 
-    /// The broker.
-    public var broker = Broker()
+    /// The broker (client id `tributary-aggregator` and a persistent session unless set; shards need a client
+    /// id each).
+    public var broker = BrokerSettings()
     /// Topic prefix.
     public var prefix = "tributary/v1"
     /// Directory of the SQLite database and model checkpoints.
@@ -115,9 +103,7 @@ public struct AggregatorConfig: Codable, Sendable, Hashable {
         func check(_ condition: Bool, _ key: String, _ problem: String) throws(ConfigError) {
             if !condition { throw ConfigError(key: key, problem: problem) }
         }
-        try check(!broker.host.isEmpty, "broker.host", "is empty")
-        try check((1...65_535).contains(broker.port), "broker.port", "must be 1…65535")
-        try check(!broker.clientId.isEmpty, "broker.client_id", "is empty")
+        try broker.validate()
         try check(!prefix.isEmpty && !prefix.contains("+") && !prefix.contains("#"), "prefix", "must be a plain topic")
         try check(!stateDir.isEmpty, "state_dir", "is empty")
         try check((0...65_535).contains(http.port), "http.port", "must be 0…65535 (0: off)")

@@ -1,3 +1,4 @@
+import BrokerConnection
 import Federation
 import Foundation
 public import Logging
@@ -52,17 +53,12 @@ public final class AggregatorService: Service, Sendable {
     func serve() async throws {
         let core = try AggregatorCore(config: config, metrics: metrics, logger: logger)
         let topics = Topics(prefix: config.prefix, task: core.task.task)
-        var configuration = MQTTConfiguration(
-            host: config.broker.host, port: config.broker.port, clientID: config.broker.clientId, cleanSession: false)
-        configuration.credentials = config.broker.username.map {
-            MQTTCredentials(username: $0, password: ProcessInfo.processInfo.environment["TRIBUTARY_MQTT_PASSWORD"])
-        }
-        configuration.tls = config.broker.caFile.map { MQTTTLSConfiguration(caFile: $0) }
+        var configuration = try config.broker.mqttConfiguration(clientID: "tributary-aggregator", cleanSession: false)
         configuration.maxInFlight = 4_096
         configuration.reconnect = MQTTReconnectPolicy(minDelay: .milliseconds(100), maxDelay: .seconds(5))
         let client = try MQTTClient(configuration: configuration, logger: logger)
         try await client.connect()
-        logger.info("connected to \(config.broker.host):\(config.broker.port) as \(config.broker.clientId)")
+        logger.info("connected to \(config.broker.address) as \(configuration.clientID)")
         let inbox = self.inbox
         let maxBytes = config.limits.maxUpdateBytes
         let role = config.hierarchy.role

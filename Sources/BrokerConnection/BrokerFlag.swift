@@ -1,3 +1,5 @@
+public import Configuration
+
 /// A `--broker HOST:PORT` flag, parsed for the services' command lines.
 public struct BrokerFlag: Sendable, Hashable {
     /// Host name or address.

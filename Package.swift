@@ -77,6 +77,7 @@ let package = Package(
         .target(name: "SensorFrames", dependencies: ["StreamCore", "TributaryWire"], swiftSettings: strict),
         .target(name: "UpdateCodec", dependencies: ["Zstd", "TributaryWire", "TributaryMath"], swiftSettings: strict),
         .target(name: "Recording", dependencies: ["Zstd", "TributaryWire"], swiftSettings: strict),
+        .target(name: "CSVCodec", dependencies: ["Recording", "TributaryWire"], swiftSettings: strict),
         .target(
             name: "Inspection", dependencies: ["SensorFrames", "StreamCore", "UpdateCodec", "TributaryWire"],
             swiftSettings: strict),
@@ -128,7 +129,7 @@ let package = Package(
         .target(
             name: "Replay",
             dependencies: [
-                "Recording", "MQTT", "BrokerConnection", "SensorFrames", "StreamCore", "SimulatorCore", "TributaryWire",
+                "Recording", "CSVCodec", "MQTT", "BrokerConnection", "SensorFrames", "StreamCore", "TributaryWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -142,7 +143,9 @@ let package = Package(
         .target(
             name: "Simulator",
             dependencies: [
-                "SimulatorCore", "MQTT", "BrokerConnection", "Configuration", "SystemSupport", "Documents",
+                "SimulatorCore", "SensorFrames", "Recording", "TributaryWire", "MQTT", "BrokerConnection",
+                "Configuration", "SystemSupport",
+                "Documents",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -198,6 +201,7 @@ let package = Package(
             dependencies: [
                 "MQTT", "Zstd", "StreamCore", "OnlineLearning", "UpdateCodec", "Recording", "Replay", "Simulator",
                 "SimulatorCore", "Federation", "AggregatorService", "LocalBroker", "TributaryMath", "BrokerConnection",
+                "CSVCodec",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

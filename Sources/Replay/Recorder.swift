@@ -1,3 +1,4 @@
+import CSVCodec
 public import Logging
 public import MQTT
 public import Recording

@@ -1,3 +1,4 @@
+import CSVCodec
 public import Recording
 public import StreamCore
 import TributaryWire

@@ -1,3 +1,4 @@
+public import CSVCodec
 public import Recording
 
 /// Why a replay-tool operation failed. ``exitCode`` is what `tributary-replay` exits with.
@@ -27,12 +28,17 @@ public struct ReplayError: Error, Sendable, CustomStringConvertible {
 
     /// Wraps a recording error, keeping what kind of failure it was.
     public init(_ error: RecordingError) {
+        self.init(CSVError(error))
+    }
+
+    /// Wraps a CSV error, keeping what kind of failure it was.
+    public init(_ error: CSVError) {
         switch error.kind {
-        case .cannotOpen, .io: kind = .file
-        case .notARecording, .unsupportedVersion, .corrupt: kind = .invalidInput
-        case .invalidArgument: kind = .usage
+        case .file: kind = .file
+        case .invalidInput: kind = .invalidInput
+        case .usage: kind = .usage
         }
-        message = error.description
+        message = error.message
     }
 
     /// 2 for files, 3 for invalid input, 4 for the broker, 64 for usage (as ArgumentParser's validation errors).

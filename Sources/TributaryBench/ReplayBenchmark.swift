@@ -1,4 +1,5 @@
 import BrokerConnection
+import CSVCodec
 import Foundation
 import LocalBroker
 import Logging

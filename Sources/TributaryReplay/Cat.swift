@@ -1,4 +1,5 @@
 import ArgumentParser
+import CSVCodec
 import Recording
 import Replay
 

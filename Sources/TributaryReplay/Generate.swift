@@ -72,6 +72,6 @@ struct Generate: ParsableCommand {
         do {
             let frames = try generator.write(to: output) { done, _ in bar.update(done) }
             bar.finish(frames)
-        } catch { throw fail(error) }
+        } catch { throw fail(ReplayError(error)) }
     }
 }

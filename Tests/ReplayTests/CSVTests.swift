@@ -1,6 +1,7 @@
 import Recording
 import Testing
 
+@testable import CSVCodec
 @testable import Replay
 
 @Suite struct CSVTests {
@@ -90,7 +91,7 @@ import Testing
         writeText(text, to: directory + "/in.csv")
         var options = CSVImport()
         #expect { try options.convert(csvPath: directory + "/in.csv", to: directory + "/x.trec") } throws: { error in
-            (error as? ReplayError)?.kind == .invalidInput && "\(error)".contains("rate")
+            (error as? CSVError)?.kind == .invalidInput && "\(error)".contains("rate")
         }
         options.rate = 200
         options.storage = .int16Automatic
@@ -123,15 +124,15 @@ import Testing
         writeText(csv, to: directory + "/bad.csv")
         #expect { try CSVImport().convert(csvPath: directory + "/bad.csv", to: directory + "/bad.trec") } throws: {
             error in
-            guard let error = error as? ReplayError else { return false }
-            return error.kind == .invalidInput && error.message.contains(expected) && error.exitCode == 3
+            guard let error = error as? CSVError else { return false }
+            return error.kind == .invalidInput && error.message.contains(expected) && ReplayError(error).exitCode == 3
         }
     }
 
     @Test("a missing file is a file error (exit code 2)")
     func missing() {
         #expect { try CSVImport().convert(csvPath: "/nonexistent/in.csv", to: "/tmp/x.trec") } throws: { error in
-            (error as? ReplayError)?.exitCode == 2
+            (error as? CSVError).map(ReplayError.init)?.exitCode == 2
         }
     }
 }

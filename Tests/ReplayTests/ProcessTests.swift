@@ -1,7 +1,9 @@
+import CSVCodec
 import Glibc
 import MQTT
 import Recording
 import SensorFrames
+import Simulator
 import SimulatorCore
 import Testing
 import TributaryTestSupport

@@ -1,5 +1,7 @@
+import CSVCodec
 import Glibc
 import Recording
+import Simulator
 import SimulatorCore
 import Testing
 

@@ -13,15 +13,23 @@ Tests/UpdateCodecTests/Fixtures of the repository this script lives in) it
      reaches the field checks, and expects either a WireError or a message that satisfies the format's
      invariants -- never another exception.
 
-Prints one line per vector and a closing ``N passed, N failed`` line; exits 1 on any mismatch.
+Then (unless ``--no-doc``) it checks every worked example of docs/wire-format.md (fenced blocks with the info
+string ``example <kind>``, JSON inside) against the independent implementations in tributary_wire.py (CRC32C,
+model hash, value quantisers, the update writer and reader) and tributary_federation.py (every aggregation
+strategy, shard partials, staleness weights, device selection): bit-level outputs exactly, floating-point outputs
+within 1e-6 relative.
+
+Prints one line per vector and per example and a closing ``N passed, N failed`` line; exits 1 on any mismatch.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import random
+import re
 import struct
 import sys
 from pathlib import Path
@@ -40,6 +48,7 @@ except ImportError:
 
 import numpy as np  # noqa: E402
 
+import tributary_federation as tf  # noqa: E402
 import tributary_wire as tw  # noqa: E402
 
 DEFAULT_DIRS = [REPO / "Tests/SensorFramesTests/Fixtures", REPO / "Tests/UpdateCodecTests/Fixtures"]
@@ -208,12 +217,243 @@ def mutation_checks(data: bytes, count: int, rng: random.Random) -> str:
     return f"{count} re-checksummed mutations: {accepted} accepted, rejected as {top}"
 
 
+# --------------------------------------------------------------------------------------------------------------
+# The worked examples of docs/wire-format.md: fenced blocks with the info string "example <kind>", holding JSON.
+
+DEFAULT_DOC = REPO / "docs/wire-format.md"
+EXAMPLE_FENCE = re.compile(r"^```example[ \t]+([a-z0-9-]+)[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+RELATIVE = 1e-6
+
+
+def doc_examples(text: str) -> list[tuple[str, int, Any]]:
+    """(kind, line number, parsed JSON) of every example block of the document, in order."""
+    out = []
+    for match in EXAMPLE_FENCE.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        try:
+            out.append((match.group(1), line, json.loads(match.group(2))))
+        except json.JSONDecodeError as error:
+            out.append((match.group(1), line, error))
+    return out
+
+
+def close(got: float, want: float, what: str) -> None:
+    """|got − want| ≤ 10⁻⁶·|want| (and 10⁻¹² absolute, for an expected 0)."""
+    got, want = float(got), float(want)
+    if not abs(got - want) <= RELATIVE * abs(want) + 1e-12:
+        raise Mismatch(f"{what} = {got!r}, expected {want!r}")
+
+
+def close_all(got: list[float], want: list[float], what: str) -> None:
+    if len(got) != len(want):
+        raise Mismatch(f"{what}: {len(got)} values, expected {len(want)}")
+    for i, (a, b) in enumerate(zip(got, want)):
+        close(a, b, f"{what}[{i}]")
+
+
+def f32_exact(got: Any, want: list[Any], what: str) -> None:
+    """Float32 outputs: the same float32 as the expected decimal rounded to float32."""
+    f32_equal(np.asarray(got, dtype=np.float32), want, what)
+
+
+def hex32(value: int) -> str:
+    return format(value & 0xFFFFFFFF, "08x")
+
+
+def check_model_hash(example: dict) -> str:
+    check = example["check"]
+    ascii_bytes = check["ascii"].encode("ascii")
+    field(hex32(tw.crc32c(ascii_bytes)), check["crc32c"], "CRC32C of the check string")
+    field(hex32(tw.crc32c(ascii_bytes, 0x5EED1234)), check["crc32c_from_5eed1234"], "seeded CRC32C of the check string")
+    raw = np.asarray(np.asarray(example["parameters"], dtype=np.float64), dtype="<f4").tobytes()
+    field(raw.hex(), example["bytes"], "parameter bytes")
+    field(len(raw) // 4, example["n"], "n")
+    field(hex32(0x5EED1234 ^ 0xFFFFFFFF), example["register_start"], "register start")
+    field(hex32(tw.crc32c(raw)), example["crc32c"], "CRC32C(P, 0)")
+    field(hex32(tw.crc32c(raw, 0x5EED1234)), example["crc32c_from_5eed1234"], "CRC32C(P, 0x5EED1234)")
+    field(format(tw.model_hash(example["parameters"]), "016x"), example["hash"], "model hash")
+    return f"model hash {example['hash']} of {example['n']} parameters"
+
+
+def check_values(example: dict) -> str:
+    names = []
+    for number, case in enumerate(example["cases"]):
+        what = f"case {number} ({case['encoding']})"
+        section, decoded = tw.quantize_values(case["values"], case["encoding"])
+        field(section.hex(), case["section"], f"{what}: section")
+        f32_exact(decoded, case["decoded"], f"{what}: encoder's decoded values")
+        reader = tw._Reader(section)
+        read = tw._read_values(reader, tw.VALUE_CODES[case["encoding"]], len(case["values"]))
+        reader.expect_end("value section")
+        f32_exact(read, case["decoded"], f"{what}: values read back")
+        names.append(case["encoding"])
+    return "value sections " + ", ".join(names)
+
+
+def check_update_messages(example: dict) -> str:
+    sizes = []
+    for number, spec in enumerate(example["messages"]):
+        what = f"message {number} ({spec['type']})"
+        data = tw.encode_update(
+            task=spec["task"], round=spec["round"], device=spec["device"], sample_weight=spec["sample_weight"],
+            dimension=spec["dimension"], indices=spec["indices"], values=spec["values"],
+            value_encoding=spec["value_encoding"], model_hash_value=int(spec["model_hash"], 16),
+            message_type=spec["type"])
+        field(data.hex(), spec["hex"], f"{what}: bytes")
+        msg = tw.decode_update(bytes.fromhex(spec["hex"]))
+        for key in ("type", "task", "round", "device", "sample_weight", "dimension", "value_encoding",
+                    "index_encoding"):
+            field(msg[key], spec[key], f"{what}: {key}")
+        field(int(msg["base_model_hash"], 16), int(spec["model_hash"], 16), f"{what}: model hash")
+        int_equal(msg["indices"], spec["indices"], f"{what}: indices")
+        _, decoded = tw.quantize_values(spec["values"], spec["value_encoding"])
+        f32_exact(msg["values"], decoded.tolist(), f"{what}: values")
+        if spec["type"] == "denseModel":
+            field(format(tw.model_hash(msg["values"]), "016x"), spec["model_hash"], f"{what}: own hash")
+        sizes.append(f"{spec['type']} {len(data)} B")
+    return "messages " + ", ".join(sizes)
+
+
+def _updates(entries: list[dict]) -> list[tf.Update]:
+    return [tf.Update(u["device"], u["indices"], u["values"], u["weight"], u.get("staleness", 0)) for u in entries]
+
+
+def check_aggregate(example: dict) -> str:
+    state = tf.OptimizerState()
+    model = [float(np.float32(v)) for v in example["model"]]
+    for number, round_ in enumerate(example["rounds"]):
+        what = f"round {number + 1}"
+        aggregate = tf.RoundAggregate(strategy=example["strategy"], dimension=example["dimension"])
+        for update in _updates(round_["updates"]):
+            aggregate.add(update)
+        model, state, report = aggregate.apply(model, state)
+        want = round_["expected"]
+        close_all(report["delta"], want["delta"], f"{what}: delta")
+        close_all(model, want["model"], f"{what}: model")
+        for key in ("m", "v"):
+            got = getattr(state, key)
+            if key in want:
+                if got is None:
+                    raise Mismatch(f"{what}: no {key}, expected one")
+                close_all(got, want[key], f"{what}: {key}")
+            elif got is not None:
+                raise Mismatch(f"{what}: the strategy keeps {key}, the example does not list it")
+        close(report["total_weight"], want["total_weight"], f"{what}: total_weight")
+        close(report["update_norm"], want["update_norm"], f"{what}: update_norm")
+        field(report["clipped"], want["clipped"], f"{what}: clipped")
+    return f"{example['name']}: {len(example['rounds'])} round(s)"
+
+
+def check_partial(example: dict) -> str:
+    root = tf.RoundAggregate(strategy=example["strategy"], dimension=example["dimension"])
+    for shard in sorted(example["shards"], key=lambda s: s["shard"]):
+        what = f"shard {shard['shard']}"
+        aggregate = tf.RoundAggregate(strategy=example["strategy"], dimension=example["dimension"])
+        for update in _updates(shard["updates"]):
+            aggregate.add(update)
+        partial = aggregate.partial()
+        want = shard["expected"]
+        int_equal(partial["indices"], want["indices"], f"{what}: indices")
+        close_all(partial["sums"], want["sums"], f"{what}: sums")
+        close(partial["total_weight"], want["total_weight"], f"{what}: total_weight")
+        field(partial["devices"], want["devices"], f"{what}: devices")
+        indices64, sums64 = tf.partial_arrays_base64(partial)
+        field(indices64, want["indices_base64"], f"{what}: indices base64")
+        field(sums64, want["sums_base64"], f"{what}: sums base64")
+        # The root merges what the message carries: decode the base64 back.
+        raw_indices = base64.b64decode(want["indices_base64"], validate=True)
+        raw_sums = base64.b64decode(want["sums_base64"], validate=True)
+        root.merge({
+            "indices": list(struct.unpack(f"<{len(raw_indices) // 4}I", raw_indices)),
+            "sums": list(struct.unpack(f"<{len(raw_sums) // 8}d", raw_sums)),
+            "total_weight": want["total_weight"],
+            "devices": want["devices"],
+        })
+    model, _, report = root.apply(example["model"], tf.OptimizerState())
+    want = example["expected"]
+    field(root.count, want["count"], "root: count")
+    close(root.total_weight, want["total_weight"], "root: total_weight")
+    close_all(report["delta"], want["delta"], "root: delta")
+    close_all(model, want["model"], "root: model")
+    return f"{len(example['shards'])} shard partials merged"
+
+
+def check_selection(example: dict) -> str:
+    candidates = sorted(set(example["online"]), key=lambda s: s.encode("utf-8"))
+    field(candidates, example["candidates"], "candidates")
+    generator = example["splitmix64"]
+    state = generator["seed"]
+    outputs = []
+    for _ in generator["outputs"]:
+        state, value = tf.splitmix64(state)
+        outputs.append(format(value, "016x"))
+    field(outputs, generator["outputs"], "SplitMix64 outputs")
+    draws = 0
+    for draw in example["draws"]:
+        for round_ in draw["rounds"]:
+            got = tf.selected_devices(example["online"], draw["mode"], draw["value"], draw["seed"], round_["round"])
+            field(got, round_["devices"], f"{draw['mode']} {draw['value']} round {round_['round']}")
+            draws += 1
+    return f"{draws} selections"
+
+
+def check_staleness(example: dict) -> str:
+    for case in example["cases"]:
+        close(tf.staleness_factor(case["staleness"], case["exponent"]), case["factor"],
+              f"σ({case['staleness']}) with a = {case['exponent']}")
+    return f"{len(example['cases'])} staleness factors"
+
+
+EXAMPLE_CHECKS = {
+    "model-hash": check_model_hash,
+    "values": check_values,
+    "update-message": check_update_messages,
+    "aggregate": check_aggregate,
+    "partial": check_partial,
+    "selection": check_selection,
+    "staleness": check_staleness,
+}
+
+
+def check_doc(path: Path) -> tuple[int, int]:
+    """Checks every example block of the document; prints one line per block. Returns (passed, failed)."""
+    name = os.path.relpath(path, REPO) if path.is_relative_to(REPO) else str(path)
+    try:
+        examples = doc_examples(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        print(f"FAIL {name}: {error}")
+        return 0, 1
+    if not examples:
+        print(f"FAIL {name}: no example blocks")
+        return 0, 1
+    passed = failed = 0
+    for kind, line, example in examples:
+        where = f"{name}:{line} example {kind}"
+        try:
+            if isinstance(example, Exception):
+                raise Mismatch(f"not JSON: {example}")
+            check = EXAMPLE_CHECKS.get(kind)
+            if check is None:
+                raise Mismatch(f"unknown example kind (known: {', '.join(EXAMPLE_CHECKS)})")
+            summary = check(example)
+        except (Mismatch, KeyError, TypeError, ValueError) as error:
+            detail = f"missing key {error}" if isinstance(error, KeyError) else str(error)
+            print(f"FAIL {where}: {detail}")
+            failed += 1
+            continue
+        print(f"ok   {where}: {summary}")
+        passed += 1
+    return passed, failed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("dirs", nargs="*", type=Path, help="fixture directories (default: both test fixture dirs)")
     parser.add_argument("--mutations", type=int, default=500, help="random re-checksummed mutations per vector")
     parser.add_argument("--seed", type=int, default=20240501)
     parser.add_argument("-v", "--verbose", action="store_true", help="print the robustness checks' details")
+    parser.add_argument("--doc", type=Path, default=DEFAULT_DOC, help="the specification whose examples to check")
+    parser.add_argument("--no-doc", action="store_true", help="check the fixture vectors only")
     args = parser.parse_args(argv)
     dirs = args.dirs or DEFAULT_DIRS
     rng = random.Random(args.seed)
@@ -255,6 +495,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"       {corruption}")
             print(f"       {mutations}")
         passed += 1
+
+    if not args.no_doc:
+        doc_passed, doc_failed = check_doc(args.doc)
+        passed += doc_passed
+        failed += doc_failed
 
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 and passed > 0 else 1

@@ -10,17 +10,17 @@ final class LineReader {
     /// Lines read so far (the number of the last line returned).
     private(set) var lineNumber = 0
 
-    init(path: String) throws(ReplayError) {
+    init(path: String) throws(CSVError) {
         self.path = path
         if path == "-" {
             guard let standardInput = fdopen(STDIN_FILENO, "r") else {
-                throw ReplayError(.file, "cannot read standard input")
+                throw CSVError(.file, "cannot read standard input")
             }
             file = standardInput
             ownsFile = false
         } else {
             guard let opened = fopen(path, "r") else {
-                throw ReplayError(.file, "\(path): cannot open: \(String(cString: strerror(errno)))")
+                throw CSVError(.file, "\(path): cannot open: \(String(cString: strerror(errno)))")
             }
             file = opened
             ownsFile = true
@@ -46,19 +46,19 @@ final class LineReader {
     }
 
     /// Starts again from the first line.
-    func rewind() throws(ReplayError) {
+    func rewind() throws(CSVError) {
         guard fseek(file, 0, SEEK_SET) == 0 else {
-            throw ReplayError(.file, "\(path): cannot rewind: \(String(cString: strerror(errno)))")
+            throw CSVError(.file, "\(path): cannot rewind: \(String(cString: strerror(errno)))")
         }
         lineNumber = 0
     }
 
     /// The next line without its line ending, or nil at the end.
-    func next() throws(ReplayError) -> String? {
+    func next() throws(CSVError) -> String? {
         let n = getline(&buffer, &capacity, file)
         if n < 0 {
             if ferror(file) != 0 {
-                throw ReplayError(.file, "\(path): read failed: \(String(cString: strerror(errno)))")
+                throw CSVError(.file, "\(path): read failed: \(String(cString: strerror(errno)))")
             }
             return nil
         }
@@ -77,17 +77,17 @@ final class TextOutput {
     let file: UnsafeMutablePointer<FILE>
     let ownsFile: Bool
 
-    init(path: String) throws(ReplayError) {
+    init(path: String) throws(CSVError) {
         self.path = path
         if path == "-" {
             guard let standardOutput = fdopen(STDOUT_FILENO, "w") else {
-                throw ReplayError(.file, "cannot write standard output")
+                throw CSVError(.file, "cannot write standard output")
             }
             file = standardOutput
             ownsFile = false
         } else {
             guard let opened = fopen(path, "w") else {
-                throw ReplayError(.file, "\(path): cannot create: \(String(cString: strerror(errno)))")
+                throw CSVError(.file, "\(path): cannot create: \(String(cString: strerror(errno)))")
             }
             file = opened
             ownsFile = true
@@ -96,16 +96,16 @@ final class TextOutput {
 
     deinit { if ownsFile { fclose(file) } }
 
-    func write(_ text: String) throws(ReplayError) {
+    func write(_ text: String) throws(CSVError) {
         var text = text
         let ok = text.withUTF8 { fwrite($0.baseAddress, 1, $0.count, file) == $0.count }
-        guard ok else { throw ReplayError(.file, "\(path): write failed: \(String(cString: strerror(errno)))") }
+        guard ok else { throw CSVError(.file, "\(path): write failed: \(String(cString: strerror(errno)))") }
     }
 
     /// Flushes and, for a file, forces it to disk.
-    func finish() throws(ReplayError) {
+    func finish() throws(CSVError) {
         guard fflush(file) == 0, !ownsFile || fsync(fileno(file)) == 0 else {
-            throw ReplayError(.file, "\(path): write failed: \(String(cString: strerror(errno)))")
+            throw CSVError(.file, "\(path): write failed: \(String(cString: strerror(errno)))")
         }
     }
 }

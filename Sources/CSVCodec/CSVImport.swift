@@ -61,7 +61,7 @@ public struct CSVImport {
     /// and the total (nil for a pipe).
     public func convert(
         csvPath: String, to outputPath: String, progress: (Int, Int?) -> Void = { _, _ in }
-    ) throws(ReplayError) -> Result {
+    ) throws(CSVError) -> Result {
         let source = try CSVSource(path: csvPath)
         let header = try readHeader(source)
         let baseName = csvPath == "-" ? "stdin" : String(csvPath.split(separator: "/").last ?? "csv")
@@ -72,12 +72,12 @@ public struct CSVImport {
         var rate = self.rate ?? 0
         if self.rate == nil, let text = header.metadata["rate"] {
             guard let parsed = Double(text), parsed > 0, parsed.isFinite else {
-                throw ReplayError(.invalidInput, "\(csvPath): '# rate: \(text)' is not a positive number")
+                throw CSVError(.invalidInput, "\(csvPath): '# rate: \(text)' is not a positive number")
             }
             rate = parsed
         }
         if header.timeColumn == nil && rate <= 0 {
-            throw ReplayError(
+            throw CSVError(
                 .invalidInput,
                 "\(csvPath): no time column (time or time_ns); give the sample rate (--rate or '# rate:')")
         }
@@ -89,7 +89,7 @@ public struct CSVImport {
         var maxMagnitude = [Float](repeating: 0, count: header.channelColumns.count)
         if header.labelColumn != nil || storage == .int16Automatic {
             var known = Set(labelNames)
-            try forEachRow(source, header) { _, values, label throws(ReplayError) in
+            try forEachRow(source, header) { _, values, label throws(CSVError) in
                 if let label, !label.isEmpty, !known.contains(label) {
                     known.insert(label)
                     labelNames.append(label)
@@ -114,7 +114,7 @@ public struct CSVImport {
         case .float32: break
         case .int16(let scales):
             guard scales.count == header.channelColumns.count || scales.count == 1 else {
-                throw ReplayError(.usage, "\(scales.count) int16 scales for \(header.channelColumns.count) channels")
+                throw CSVError(.usage, "\(scales.count) int16 scales for \(header.channelColumns.count) channels")
             }
             let perChannel =
                 scales.count == 1 ? Array(repeating: scales[0], count: header.channelColumns.count) : scales
@@ -135,13 +135,13 @@ public struct CSVImport {
             writer = try RecordingWriter(
                 path: outputPath, streams: [stream], chunkFrames: chunkFrames, sync: .never,
                 compressionLevel: compressionLevel)
-        } catch { throw ReplayError(error) }
+        } catch { throw CSVError(error) }
         let labelIDs = Dictionary(uniqueKeysWithValues: labelNames.enumerated().map { ($1, Float($0)) })
         var timestamps: [Int64] = []
         var values: [Float] = []
         var frames = 0
         let total = source.size
-        func flush() throws(ReplayError) {
+        func flush() throws(CSVError) {
             guard !timestamps.isEmpty else { return }
             do {
                 try timestamps.withUnsafeBufferPointer { t throws(RecordingError) in
@@ -149,12 +149,12 @@ public struct CSVImport {
                         try writer.append(stream: 0, timestamps: t, values: v)
                     }
                 }
-            } catch { throw ReplayError(error) }
+            } catch { throw CSVError(error) }
             timestamps.removeAll(keepingCapacity: true)
             values.removeAll(keepingCapacity: true)
             progress(source.offset ?? 0, total)
         }
-        try forEachRow(source, header) { time, rowValues, label throws(ReplayError) in
+        try forEachRow(source, header) { time, rowValues, label throws(CSVError) in
             timestamps.append(time ?? Int64((Double(frames) * 1e9 / rate).rounded()))
             values += rowValues
             if header.labelColumn != nil {
@@ -166,12 +166,12 @@ public struct CSVImport {
             if timestamps.count == chunkFrames { try flush() }
         }
         try flush()
-        do { try writer.close() } catch { throw ReplayError(error) }
+        do { try writer.close() } catch { throw CSVError(error) }
         progress(total ?? 0, total)
         return Result(stream: stream, frames: frames, bytes: writer.bytesWritten)
     }
 
-    func readHeader(_ source: CSVSource) throws(ReplayError) -> Header {
+    func readHeader(_ source: CSVSource) throws(CSVError) -> Header {
         var header = Header()
         while let line = try source.next() {
             if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
@@ -190,7 +190,7 @@ public struct CSVImport {
                 switch name.lowercased() {
                 case "time", "t", "time_s", "time_ns", "timestamp", "timestamp_ns":
                     guard header.timeColumn == nil else {
-                        throw ReplayError(.invalidInput, "\(source.path):\(source.lineNumber): two time columns")
+                        throw CSVError(.invalidInput, "\(source.path):\(source.lineNumber): two time columns")
                     }
                     header.timeColumn = i
                     header.timeIsNanoseconds = name.lowercased().hasSuffix("_ns")
@@ -198,7 +198,7 @@ public struct CSVImport {
                     header.labelColumn = i
                 default:
                     guard !name.isEmpty else {
-                        throw ReplayError(
+                        throw CSVError(
                             .invalidInput, "\(source.path):\(source.lineNumber): column \(i + 1) has no name")
                     }
                     header.channelColumns.append(i)
@@ -207,20 +207,20 @@ public struct CSVImport {
                 }
             }
             guard !header.channelColumns.isEmpty, header.channelColumns.count < 1_024 else {
-                throw ReplayError(
+                throw CSVError(
                     .invalidInput,
                     "\(source.path): the header names \(header.channelColumns.count) value columns (1…1023)")
             }
             return header
         }
-        throw ReplayError(.invalidInput, "\(source.path): no header row (expected e.g. 'time,acc_x,acc_y,acc_z')")
+        throw CSVError(.invalidInput, "\(source.path): no header row (expected e.g. 'time,acc_x,acc_y,acc_z')")
     }
 
     /// Calls `body` with each row's time stamp (nil without a time column), channel values and label cell.
     func forEachRow(
         _ source: CSVSource, _ header: Header,
-        _ body: (Int64?, [Float], String?) throws(ReplayError) -> Void
-    ) throws(ReplayError) {
+        _ body: (Int64?, [Float], String?) throws(CSVError) -> Void
+    ) throws(CSVError) {
         var row = [Float](repeating: 0, count: header.channelColumns.count)
         var previous = Int64.min
         var cells: [Substring] = []
@@ -230,19 +230,19 @@ public struct CSVImport {
             cells.append(contentsOf: line.split(separator: ",", omittingEmptySubsequences: false))
             let at = "\(source.path):\(source.lineNumber)"
             guard cells.count == header.columns else {
-                throw ReplayError(.invalidInput, "\(at): \(cells.count) columns, the header has \(header.columns)")
+                throw CSVError(.invalidInput, "\(at): \(cells.count) columns, the header has \(header.columns)")
             }
             var time: Int64?
             if let t = header.timeColumn {
                 let cell = cells[t]
                 time = header.timeIsNanoseconds ? Int64(cell.trimmingSpaces) : CSVLayout.nanoseconds(seconds: cell)
-                guard let time else { throw ReplayError(.invalidInput, "\(at): time '\(cell)' is not a number") }
-                guard time >= previous else { throw ReplayError(.invalidInput, "\(at): time goes backwards") }
+                guard let time else { throw CSVError(.invalidInput, "\(at): time '\(cell)' is not a number") }
+                guard time >= previous else { throw CSVError(.invalidInput, "\(at): time goes backwards") }
                 previous = time
             }
             for (c, column) in header.channelColumns.enumerated() {
                 guard let v = CSVLayout.value(cells[column]) else {
-                    throw ReplayError(
+                    throw CSVError(
                         .invalidInput, "\(at): '\(cells[column])' in column \(header.names[c]) is not a number")
                 }
                 row[c] = v
@@ -260,7 +260,7 @@ final class CSVSource {
     var memoryIndex = 0
     private(set) var lineNumber = 0
 
-    init(path: String) throws(ReplayError) {
+    init(path: String) throws(CSVError) {
         self.path = path
         if path == "-" {
             let input = try LineReader(path: "-")
@@ -274,7 +274,7 @@ final class CSVSource {
     var size: Int? { reader?.size }
     var offset: Int? { reader?.offset }
 
-    func next() throws(ReplayError) -> String? {
+    func next() throws(CSVError) -> String? {
         if let reader {
             let line = try reader.next()
             lineNumber = reader.lineNumber
@@ -286,7 +286,7 @@ final class CSVSource {
         return memory[memoryIndex - 1]
     }
 
-    func rewind() throws(ReplayError) {
+    func rewind() throws(CSVError) {
         if let reader { try reader.rewind() } else { memoryIndex = 0 }
         lineNumber = 0
     }

@@ -20,7 +20,7 @@ public struct CSVExport {
     @discardableResult
     public func write(
         _ recording: RecordingReader, to outputPath: String, progress: (Int, Int?) -> Void = { _, _ in }
-    ) throws(ReplayError) -> Int {
+    ) throws(CSVError) -> Int {
         let stream = try resolveStream(recording)
         let output = try TextOutput(path: outputPath)
         let labelChannel = CSVLayout.labelChannel(of: stream)
@@ -45,7 +45,7 @@ public struct CSVExport {
         let channels = stream.channels
         for (n, chunk) in chunks.enumerated() {
             let (timestamps, values): ([Int64], [Float])
-            do { (timestamps, values) = try recording.frames(chunk) } catch { throw ReplayError(error) }
+            do { (timestamps, values) = try recording.frames(chunk) } catch { throw CSVError(error) }
             text.removeAll(keepingCapacity: true)
             for i in timestamps.indices where timestamps[i] >= from && timestamps[i] <= to {
                 text += CSVLayout.seconds(timestamps[i])
@@ -72,12 +72,12 @@ public struct CSVExport {
     }
 
     /// Writes the label events of the stream as `start,end,label` lines.
-    public func writeLabelEvents(_ recording: RecordingReader, to outputPath: String) throws(ReplayError) {
+    public func writeLabelEvents(_ recording: RecordingReader, to outputPath: String) throws(CSVError) {
         let stream = try resolveStream(recording)
         let output = try TextOutput(path: outputPath)
         var text = "start,end,label\n"
         let events: [LabelEvent]
-        do { events = try recording.labels(stream: stream.id) } catch { throw ReplayError(error) }
+        do { events = try recording.labels(stream: stream.id) } catch { throw CSVError(error) }
         for event in events where event.end >= from && event.start <= to {
             let name =
                 stream.labelNames.indices.contains(Int(event.label))
@@ -90,10 +90,10 @@ public struct CSVExport {
     }
 
     /// The stream these options select.
-    public func resolveStream(_ recording: RecordingReader) throws(ReplayError) -> RecordingStream {
+    public func resolveStream(_ recording: RecordingReader) throws(CSVError) -> RecordingStream {
         guard let id = stream ?? recording.streams.first?.id else {
-            throw ReplayError(.invalidInput, "\(recording.path): the recording has no streams")
+            throw CSVError(.invalidInput, "\(recording.path): the recording has no streams")
         }
-        do { return try recording.stream(id) } catch { throw ReplayError(error) }
+        do { return try recording.stream(id) } catch { throw CSVError(error) }
     }
 }

@@ -1,8 +1,9 @@
 public import Recording
 import SensorFrames
 public import SimulatorCore
+import TributaryWire
 
-/// Writes a recording of a simulated device (`tributary-replay generate`): the simulator's sensor models and
+/// Writes a recording of a simulated device (`tributary-replay generate`, `tributary-sim`'s profiles): the simulator's sensor models and
 /// faults, deterministic for a seed, as fast as the disk takes it. Useful for demos, benchmarks and tests.
 public struct SyntheticRecording {
     /// The simulator profile (sensor, rate, batch size, format, labels, seed, faults).
@@ -26,7 +27,7 @@ public struct SyntheticRecording {
 
     /// Writes `path`; `progress` gets frames written and the total. Returns frames written.
     @discardableResult
-    public func write(to path: String, progress: (Int, Int?) -> Void = { _, _ in }) throws(ReplayError) -> Int {
+    public func write(to path: String, progress: (Int, Int?) -> Void = { _, _ in }) throws(RecordingError) -> Int {
         var device = profile.makeDevice(deviceIndex)
         var mode = RecordingSampleMode.float32
         if case .int16(let scales) = device.format { mode = .int16(scales: scales) }
@@ -36,10 +37,8 @@ public struct SyntheticRecording {
             labelNames: profile.labels ? device.labelNames : [],
             tags: ["generator": "tributary-sim", "sensor": profile.sensor.rawValue, "seed": String(profile.seed)])
         let writer: RecordingWriter
-        do {
-            writer = try RecordingWriter(
-                path: path, streams: [stream], chunkFrames: chunkFrames, sync: sync, compressionLevel: compressionLevel)
-        } catch { throw ReplayError(error) }
+        writer = try RecordingWriter(
+            path: path, streams: [stream], chunkFrames: chunkFrames, sync: sync, compressionLevel: compressionLevel)
         let total = Int((seconds * profile.rateHz).rounded())
         var written = 0
         var lastReport = 0
@@ -47,26 +46,30 @@ public struct SyntheticRecording {
             // A batch the device lost (drop-out, reboot) is absent from the recording too, as on a real link.
             guard let batch = device.nextBatch() else { continue }
             let decoded: (header: SensorBatch.Header, timestamps: [Int64], values: [Float])
-            do { decoded = try batch.payload.withUnsafeBytes { try SensorBatch.decode($0) } } catch {
-                throw ReplayError(.invalidInput, "the simulator produced an invalid batch: \(error)")
+            let parsed = batch.payload.withUnsafeBytes { bytes in
+                Result { () throws(WireError) in try SensorBatch.decode(bytes) }
+            }
+            switch parsed {
+            case .success(let value): decoded = value
+            case .failure(let error):
+                throw RecordingError(
+                    .invalidArgument, "the simulator produced an invalid batch", path: path, wire: error)
             }
             let frames = min(decoded.timestamps.count, total - written)
-            do {
-                try decoded.timestamps.withUnsafeBufferPointer { t throws(RecordingError) in
-                    try decoded.values.withUnsafeBufferPointer { v throws(RecordingError) in
-                        try writer.append(
-                            stream: 0, timestamps: UnsafeBufferPointer(rebasing: t[..<frames]),
-                            values: UnsafeBufferPointer(rebasing: v[..<(frames * device.channels)]))
-                    }
+            try decoded.timestamps.withUnsafeBufferPointer { t throws(RecordingError) in
+                try decoded.values.withUnsafeBufferPointer { v throws(RecordingError) in
+                    try writer.append(
+                        stream: 0, timestamps: UnsafeBufferPointer(rebasing: t[..<frames]),
+                        values: UnsafeBufferPointer(rebasing: v[..<(frames * device.channels)]))
                 }
-            } catch { throw ReplayError(error) }
+            }
             written += frames
             if written - lastReport >= 100_000 {
                 lastReport = written
                 progress(written, total)
             }
         }
-        do { try writer.close() } catch { throw ReplayError(error) }
+        try writer.close()
         progress(written, total)
         return written
     }

@@ -81,7 +81,7 @@ public enum CSVLayout {
     }
 
     /// The shortest text that reads back as exactly `value` ("0.1", "-2.5e-07", "nan", "inf").
-    static func text(_ value: Float) -> String {
+    public static func text(_ value: Float) -> String {
         if value.isNaN { return "nan" }
         if value.isInfinite { return value < 0 ? "-inf" : "inf" }
         return value.description

@@ -105,7 +105,7 @@ let package = Package(
             name: "AggregatorService",
             dependencies: [
                 "Configuration", "SystemSupport", "BrokerConnection", "Federation", "UpdateCodec", "OnlineLearning",
-                "MQTT", "Recording",
+                "MQTT", "Recording", "SensorFrames",
                 "StreamCore",
                 "Documents",
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -239,7 +239,8 @@ let package = Package(
             ],
             path: "Firmware-sim/Tests/SimulatorTests", swiftSettings: strict),
         .testTarget(
-            name: "SensorFramesTests", dependencies: ["SensorFrames", "StreamCore", "TributaryWire", "TributaryMath"],
+            name: "SensorFramesTests",
+            dependencies: ["SensorFrames", "StreamCore", "TributaryWire", "TributaryMath", "TributaryTestSupport"],
             resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(
             name: "StreamCoreTests",

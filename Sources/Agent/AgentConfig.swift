@@ -53,6 +53,9 @@ public struct AgentConfig: Codable, Sendable, Hashable {
     public var statusIntervalS: Double = 10
     /// Largest sensor message accepted (bytes).
     public var maxSensorBytes = 1 << 20
+    /// Largest control message (specification, round, model, acknowledgement) accepted (bytes): a model of the
+    /// task must fit.
+    public var maxControlBytes = 64 << 20
     /// Milliseconds between passes of the agent's loop (control messages, windows, rounds, status).
     public var loopMs = 20
     /// Keep only the code pages in use resident (drops the kernel's fault-around pages once started).
@@ -83,6 +86,8 @@ public struct AgentConfig: Codable, Sendable, Hashable {
         try check(resendS > 0, "resend_s", "must be positive")
         try check(statusIntervalS > 0, "status_interval_s", "must be positive")
         try check((1...10_000).contains(loopMs), "loop_ms", "must be 1…10000")
+        try check(maxSensorBytes >= 64, "max_sensor_bytes", "must be at least 64")
+        try check(maxControlBytes >= 4_096, "max_control_bytes", "must be at least 4096")
     }
 
     static func isValidID(_ id: String) -> Bool {

@@ -1,4 +1,3 @@
-import Glibc
 import OnlineLearning
 public import TributaryWire
 
@@ -10,29 +9,31 @@ extension AgentCore {
     /// hash (u64), global round (u32), global hash (u64), last sent round (u32), then length-prefixed (u32):
     /// learner state, residual (f32s), global parameters (f32s); CRC32C.
     public func savedState() -> [UInt8]? {
-        guard let spec, let learner, let feedback else { return nil }
-        var w = ByteWriter(capacity: 64 + 12 * globalParameters.count)
+        guard let task else { return nil }
+        var w = ByteWriter(capacity: 64 + 12 * task.global.count)
         w.write(Self.stateMagic)
         w.write(UInt8(1))
-        w.write(spec.hash?.value ?? 0)
-        w.write(globalRound)
-        w.write(globalHash)
-        w.write(lastSentRound)
-        let learnerState = learner.savedState()
+        w.write(task.spec.hash?.value ?? 0)
+        w.write(task.globalRound)
+        w.write(task.globalHash)
+        w.write(task.lastSentRound)
+        let learnerState = task.learner.savedState()
         w.write(UInt32(learnerState.count))
         w.write(bytes: learnerState)
-        w.write(UInt32(feedback.residual.count))
-        feedback.residual.withUnsafeBufferPointer { w.write(floats: $0) }
-        w.write(UInt32(globalParameters.count))
-        globalParameters.withUnsafeBufferPointer { w.write(floats: $0) }
+        w.write(UInt32(task.updates.feedback.residual.count))
+        task.updates.feedback.residual.withUnsafeBufferPointer { w.write(floats: $0) }
+        w.write(UInt32(task.global.count))
+        task.global.withUnsafeBufferPointer { w.write(floats: $0) }
         w.appendChecksum()
         return w.bytes
     }
 
-    /// Restores a saved state if it is for the task configured now; returns whether it did.
+    /// Restores a saved state if it is for the task configured now; returns whether it did. A damaged state
+    /// changes nothing.
     @discardableResult
     public func restore(_ bytes: [UInt8]) throws(WireError) -> Bool {
-        guard let spec, var learner, var feedback else { return false }
+        guard let task else { return false }
+        let specHash = task.spec.hash?.value
         let parsed = bytes.withUnsafeBytes { all in
             Result { () throws(WireError) -> (UInt32, UInt64, UInt32, [UInt8], [Float], [Float])? in
                 var r = ByteReader(try CRC32C.checkedBody(all, "agent state"))
@@ -42,7 +43,7 @@ extension AgentCore {
                 guard try r.read(UInt8.self, "version") == 1 else {
                     throw WireError(.unsupportedVersion, "agent state")
                 }
-                guard try r.read(UInt64.self, "spec hash") == spec.hash?.value else { return nil }
+                guard try r.read(UInt64.self, "spec hash") == specHash else { return nil }
                 let round = try r.read(UInt32.self, "round")
                 let hash = try r.read(UInt64.self, "hash")
                 let sent = try r.read(UInt32.self, "sent")
@@ -54,20 +55,22 @@ extension AgentCore {
             }
         }
         guard let (round, hash, sent, learnerBytes, residual, global) = try parsed.get() else { return false }
-        guard residual.count == feedback.dimension, global.count == feedback.dimension else {
+        let dimension = task.updates.feedback.dimension
+        guard residual.count == dimension, global.count == dimension else {
             throw WireError(.mismatch, "agent state of another model size")
         }
+        // The learner is restored into a copy first, so a damaged learner state leaves everything as it was.
+        var learner = task.learner
         let restored = learnerBytes.withUnsafeBytes { bytes in
             Result { () throws(WireError) in try learner.restore(bytes) }
         }
         try restored.get()
-        feedback.restore(residual: residual, velocity: feedback.velocity)
-        globalRound = round
-        globalHash = hash
-        lastSentRound = sent
-        globalParameters = global
-        self.learner = learner
-        self.feedback = feedback
+        task.learner = learner
+        task.updates.feedback.restore(residual: residual, velocity: task.updates.feedback.velocity)
+        task.globalRound = round
+        task.globalHash = hash
+        task.lastSentRound = sent
+        task.global = global
         return true
     }
 }

@@ -1,93 +1,91 @@
 import Glibc
 public import Logging
-import Recording
-import SensorFrames
-public import StreamCore
+public import Recording
+public import SensorFrames
 import Synchronization
-import SystemSupport
+public import SystemSupport
 
-/// A source of frames for the agent's ring, on its own thread (file and socket reads block).
+/// A frame source other than the MQTT sensor topic, on its own thread (file and socket reads block). Each one
+/// feeds the agent's ring through its own ``SensorIngest``, so every batch is checked, its sequence tracked and
+/// everything counted the same way whatever the source.
 public final class FrameSource: Sendable {
     let stop = Atomic<Bool>(false)
     let finished = Atomic<Bool>(false)
-    let frames = Atomic<Int>(0)
-    let rejected = Atomic<Int>(0)
-
-    /// Frames written into the ring.
-    public var frameCount: Int { frames.load(ordering: .relaxed) }
-    /// Sensor messages refused (bad payload, wrong channel count), the first ones logged.
-    public var rejectedCount: Int { rejected.load(ordering: .relaxed) }
 
     init() {}
 
-    /// Whether the source ended (a recording played through without looping).
+    /// Whether the source ended (a recording played through without looping, standard input closed).
     public var isFinished: Bool { finished.load(ordering: .acquiring) }
 
     /// Asks the thread to stop (it notices within ~100 ms).
     public func cancel() { stop.store(true, ordering: .releasing) }
 
+    var stopping: Bool { stop.load(ordering: .acquiring) }
+
     /// Sensor frame batches from UDP datagrams on `host:port`.
-    public static func udp(host: String, port: Int, ring: FrameRing, maxBytes: Int, logger: Logger) throws
-        -> FrameSource
-    {
+    public static func udp(host: String, port: Int, ingest: SensorIngest) throws(SystemError) -> FrameSource {
+        let socket = try UDPSocket(host: host, port: port, receiveTimeout: .milliseconds(100))
         let source = FrameSource()
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        guard fd >= 0 else { throw SourceError("udp socket: \(String(cString: strerror(errno)))") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { throw SourceError("udp host '\(host)'") }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard bound == 0 else {
-            close(fd)
-            throw SourceError("cannot listen on udp \(host):\(port): \(String(cString: strerror(errno)))")
-        }
-        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         Threads.detach {
-            var producer = ring.makeProducer()
+            var ingest = ingest
             var buffer = [UInt8](repeating: 0, count: 65_536)
-            while !source.stop.load(ordering: .acquiring) {
-                let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-                guard n > 0 else { continue }
-                buffer.withUnsafeBytes { all in
-                    source.take(UnsafeRawBufferPointer(rebasing: all[..<n]), &producer, ring, maxBytes, logger)
+            while !source.stopping {
+                buffer.withUnsafeMutableBytes { all in
+                    // A timeout or an interrupted read is no datagram; any other error ends the source below.
+                    guard let n = try? socket.receive(into: all), n > 0 else { return }
+                    ingest.ingest(UnsafeRawBufferPointer(rebasing: all[..<n]))
                 }
             }
-            close(fd)
+            socket.close()
             source.finished.store(true, ordering: .releasing)
         }
         return source
     }
 
-    /// Sensor frame batches on standard input, each preceded by its length (u32, little-endian).
-    public static func standardInput(ring: FrameRing, maxBytes: Int, logger: Logger) -> FrameSource {
+    /// Sensor frame batches on standard input, each preceded by its length (u32, little-endian). A length over
+    /// the limit is counted as `too_large` and its batch skipped, as on every other source.
+    public static func standardInput(ingest: SensorIngest, logger: Logger) -> FrameSource {
         let source = FrameSource()
         Threads.detach {
-            var producer = ring.makeProducer()
-            func readExactly(_ count: Int) -> [UInt8]? {
-                var bytes = [UInt8](repeating: 0, count: count)
+            var ingest = ingest
+            var payload = [UInt8](repeating: 0, count: ingest.maxBytes)
+            func readExactly(_ target: UnsafeMutableRawBufferPointer) -> Bool {
                 var got = 0
-                while got < count {
-                    let n = bytes.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress! + got, count - got) }
+                while got < target.count {
+                    let n = read(STDIN_FILENO, target.baseAddress! + got, target.count - got)
                     if n < 0 && errno == EINTR { continue }
-                    if n <= 0 { return nil }
+                    if n <= 0 { return false }
                     got += n
                 }
-                return bytes
+                return true
             }
-            while !source.stop.load(ordering: .acquiring), let prefix = readExactly(4) {
+            var prefix = [UInt8](repeating: 0, count: 4)
+            while !source.stopping, prefix.withUnsafeMutableBytes(readExactly) {
                 let length = Int(UInt32(littleEndian: prefix.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }))
-                guard length <= maxBytes, let payload = readExactly(length) else {
-                    logger.error(
-                        "standard input: a batch of \(length) bytes (limit \(maxBytes)) or a cut stream; stopping")
+                if length > payload.count {
+                    // Counted like any oversized batch, then skipped without being held in memory.
+                    var skipped = 0
+                    var chunk = [UInt8](repeating: 0, count: 65_536)
+                    while skipped < length {
+                        let n = Swift.min(chunk.count, length - skipped)
+                        guard
+                            chunk.withUnsafeMutableBytes({
+                                readExactly(UnsafeMutableRawBufferPointer(rebasing: $0[..<n]))
+                            })
+                        else { break }
+                        skipped += n
+                    }
+                    ingest.rejectOversized(length)
+                    continue
+                }
+                let complete = payload.withUnsafeMutableBytes {
+                    readExactly(UnsafeMutableRawBufferPointer(rebasing: $0[..<length]))
+                }
+                guard complete else {
+                    logger.error("standard input ended inside a batch of \(length) bytes")
                     break
                 }
-                payload.withUnsafeBytes { source.take($0, &producer, ring, maxBytes, logger) }
+                payload.withUnsafeBytes { ingest.ingest(UnsafeRawBufferPointer(rebasing: $0[..<length])) }
             }
             source.finished.store(true, ordering: .releasing)
         }
@@ -95,40 +93,50 @@ public final class FrameSource: Sendable {
     }
 
     /// Frames of recordings (their first stream with the ring's channel count), at `speed` × real time or as
-    /// fast as the ring is drained (speed 0: the ring must refuse frames when full, not drop them).
-    public static func recordings(_ paths: [String], speed: Double, loop: Bool, ring: FrameRing, logger: Logger)
-        throws -> FrameSource
-    {
+    /// fast as the ring is drained (speed 0: the ring must refuse frames when full, not drop them; the source
+    /// waits for room).
+    public static func recordings(
+        _ paths: [String], speed: Double, loop: Bool, channels: Int, ingest: SensorIngest, logger: Logger
+    ) throws(RecordingError) -> FrameSource {
+        // Checked here, so a bad file is an error at start; read again on the source's thread (a reader is
+        // not shared between threads).
         for path in paths {
-            let reader: RecordingReader
-            do { reader = try RecordingReader(path: path) } catch { throw SourceError("\(error)") }
-            guard reader.streams.contains(where: { $0.channels == ring.channels }) else {
-                throw SourceError("\(path) has no stream of \(ring.channels) channels")
+            let reader = try RecordingReader(path: path)
+            guard reader.streams.contains(where: { $0.channels == channels }) else {
+                throw RecordingError(.invalidArgument, "no stream of \(channels) channels", path: path)
             }
         }
         let source = FrameSource()
         Threads.detach {
-            let readers = paths.compactMap { try? RecordingReader(path: $0) }
-            var producer = ring.makeProducer()
+            var ingest = ingest
+            let readers = paths.compactMap { path -> (RecordingReader, RecordingStream)? in
+                guard let reader = try? RecordingReader(path: path),
+                    let stream = reader.streams.first(where: { $0.channels == channels })
+                else {
+                    logger.error("\(path) can no longer be read; skipped")
+                    return nil
+                }
+                return (reader, stream)
+            }
             let clock = ContinuousClock()
             var shift: Int64 = 0
+            var shifted: [Int64] = []
             repeat {
-                for reader in readers {
-                    guard let stream = reader.streams.first(where: { $0.channels == ring.channels }) else { continue }
+                for (reader, stream) in readers {
                     let start = clock.now
                     let first = reader.timeRange(stream: stream.id)?.lowerBound ?? 0
                     var last: Int64 = first
-                    for chunk in reader.frameChunks(stream: stream.id) {
-                        guard !source.stop.load(ordering: .acquiring) else { break }
+                    for chunk in reader.frameChunks(stream: stream.id) where !source.stopping {
                         guard let (timestamps, values) = try? reader.frames(chunk) else {
                             logger.error("\(reader.path): a damaged chunk was skipped")
                             continue
                         }
+                        shifted = timestamps.map { $0 &+ shift }
                         var i = 0
-                        while i < timestamps.count && !source.stop.load(ordering: .acquiring) {
+                        while i < timestamps.count && !source.stopping {
                             // Paced: every frame already due goes at once, then a sleep of at least 20 ms (a
-                            // thread per device must not wake for every frame); unpaced: 256 at a time.
-                            var n = Swift.min(timestamps.count - i, 256)
+                            // thread per device must not wake for every frame); unpaced: 4096 at a time.
+                            var n = Swift.min(timestamps.count - i, 4_096)
                             if speed > 0 {
                                 func due(_ index: Int) -> ContinuousClock.Instant {
                                     start + .nanoseconds(Int64(Double(timestamps[index] - first) / speed))
@@ -144,55 +152,30 @@ public final class FrameSource: Sendable {
                                 n = 1
                                 while i + n < timestamps.count && n < 4_096 && due(i + n) <= now { n += 1 }
                             }
-                            let span = producer.reserveAvailable(n)
-                            if span.count == 0 {
-                                Threads.sleep(seconds: 0.001)
-                                continue
-                            }
-                            let (a, b) = ring.segments(span)
-                            var k = i
-                            for segment in [a, b] {
-                                for j in 0..<segment.count {
-                                    segment.timestamps[j] = timestamps[k] &+ shift
-                                    for c in 0..<ring.channels {
-                                        segment.values[j * ring.channels + c] = values[k * ring.channels + c]
+                            let c = channels
+                            shifted.withUnsafeBufferPointer { t in
+                                values.withUnsafeBufferPointer { v in
+                                    _ = ingest.ingest(
+                                        timestamps: UnsafeBufferPointer(rebasing: t[i..<(i + n)]),
+                                        values: UnsafeBufferPointer(rebasing: v[(i * c)..<((i + n) * c)])
+                                    ) {
+                                        // As fast as possible: wait for the agent to drain the ring. Paced: a
+                                        // live stream, the ring's policy decides.
+                                        guard speed == 0, !source.stopping else { return false }
+                                        Threads.sleep(seconds: 0.001)
+                                        return true
                                     }
-                                    k += 1
                                 }
                             }
-                            producer.commit(span.count)
-                            source.frames.add(span.count, ordering: .relaxed)
-                            i += span.count
+                            i += n
                         }
                         last = timestamps.last ?? last
                     }
                     shift &+= last - first + 1_000_000
                 }
-            } while loop && !source.stop.load(ordering: .acquiring)
+            } while loop && !source.stopping
             source.finished.store(true, ordering: .releasing)
         }
         return source
     }
-
-    /// Validates one sensor batch and writes it into the ring.
-    func take(
-        _ bytes: UnsafeRawBufferPointer, _ producer: inout FrameRing.Producer, _ ring: FrameRing, _ maxBytes: Int,
-        _ logger: Logger
-    ) {
-        do {
-            let (_, written) = try SensorBatch.decode(bytes, into: &producer, ring: ring, maxBytes: maxBytes)
-            frames.add(written, ordering: .relaxed)
-        } catch {
-            if rejected.add(1, ordering: .relaxed).newValue <= 10 {
-                logger.warning("rejected a sensor batch: \(error)")
-            }
-        }
-    }
-}
-
-/// A source that cannot start.
-public struct SourceError: Error, CustomStringConvertible, Sendable {
-    /// What is wrong.
-    public var description: String
-    init(_ description: String) { self.description = description }
 }

@@ -27,6 +27,11 @@ final class ClientCore: @unchecked Sendable {
     let reconnectCount = Atomic<Int>(0)
     /// Written by the network thread only.
     var selectLimitReported = false
+    /// Bumped (after the change, under the state lock) whenever the hot-path table changes.
+    let routesVersion = Atomic<Int>(0)
+    /// The network thread's copy of the hot-path table and the version it was taken at. Network thread only:
+    /// routing a message costs one atomic load, and the lock is taken only when the table has changed.
+    var routeCache: (version: Int, routes: [(filter: String, handler: MQTTHotPathHandler)]) = (0, [])
 
     struct Subscription {
         var filter: String
@@ -129,17 +134,17 @@ final class ClientCore: @unchecked Sendable {
         let m = message.pointee
         let payload = UnsafeRawBufferPointer(start: m.payload, count: Int(m.payloadlen))
         if let topic = m.topic {
-            let handler = state.withLock { s -> MQTTHotPathHandler? in
-                for entry in s.hotPath {
-                    var matches = false
-                    _ = entry.filter.withCString { mosquitto_topic_matches_sub($0, topic, &matches) }
-                    if matches { return entry.handler }
-                }
-                return nil
+            let version = routesVersion.load(ordering: .acquiring)
+            if version != routeCache.version {
+                routeCache = (version, state.withLock { $0.hotPath })
             }
-            if let handler {
-                handler(topic, payload)
-                return
+            for entry in routeCache.routes {
+                var matches = false
+                _ = entry.filter.withCString { mosquitto_topic_matches_sub($0, topic, &matches) }
+                if matches {
+                    entry.handler(topic, payload)
+                    return
+                }
             }
         }
         let copy = MQTTMessage(

@@ -1,4 +1,5 @@
 internal import CMosquitto
+import Synchronization
 
 extension MQTTClient {
     /// Subscribes to `filter` and waits for the broker's grant; returns the granted QoS.
@@ -19,6 +20,7 @@ extension MQTTClient {
             s.subscriptions.append(.init(filter: filter, qos: qos, matchFilter: matchFilter, handler: hotPath))
             s.hotPath.removeAll { $0.filter == matchFilter }
             if let hotPath { s.hotPath.append((matchFilter, hotPath)) }
+            core.routesVersion.add(1, ordering: .releasing)
         }
         // Marked for the next connection first: if there is no connection yet (or it comes up meanwhile), the
         // broker has not seen this subscription, and it is made on connection even if the broker kept our session.
@@ -60,6 +62,7 @@ extension MQTTClient {
             s.subscriptions.removeAll { $0.filter == filter }
             s.hotPath.removeAll { $0.filter == matchFilter }
             s.renewOnConnect.remove(filter)
+            core.routesVersion.add(1, ordering: .releasing)
         }
     }
 

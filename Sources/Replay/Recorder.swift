@@ -2,7 +2,7 @@ import CSVCodec
 public import Logging
 public import MQTT
 public import Recording
-import SensorFrames
+public import SensorFrames
 import Synchronization
 import TributaryWire
 
@@ -67,6 +67,8 @@ public struct RecordStats: Sendable, Hashable {
     public var missing = 0
     /// Errors writing files (the message is logged; recording continues with other streams).
     public var writeErrors = 0
+    /// Every stream's ingest counters together (the same counters the agent reports), rejections by reason.
+    public var ingest = IngestSnapshot()
 }
 
 /// Writes sensor batches arriving over MQTT into recordings. Messages are handled on the client's network
@@ -84,7 +86,8 @@ public final class Recorder: Sendable {
         var streamID: UInt16
         var channels: Int
         var format: SensorBatch.SampleFormat
-        var tracker = SequenceTracker()
+        /// The stream's sequence checks and counters.
+        var screen = BatchScreen()
     }
 
     struct State: ~Copyable {
@@ -92,6 +95,8 @@ public final class Recorder: Sendable {
         var tracks: [Key: [Track]] = [:]
         var stats = RecordStats()
         var closed = false
+        /// Batches that could not be read (their stream is not known), counted by reason.
+        let unreadable = BatchScreen()
     }
 
     let options: RecordOptions
@@ -107,7 +112,19 @@ public final class Recorder: Sendable {
     }
 
     /// Counters so far.
-    public var stats: RecordStats { state.withLock { $0.stats } }
+    public var stats: RecordStats { state.withLock { Self.stats(of: $0) } }
+
+    /// The counters, with every stream's ingest counters summed.
+    static func stats(of s: borrowing State) -> RecordStats {
+        var stats = s.stats
+        stats.ingest = s.tracks.values.joined().reduce(s.unreadable.counters.snapshot) {
+            $0 + $1.screen.counters.snapshot
+        }
+        stats.duplicates = stats.ingest.duplicates
+        stats.late = stats.ingest.late
+        stats.missing = stats.ingest.missing
+        return stats
+    }
 
     /// Subscribes `client` to the sensor topics, routing them to this recorder.
     public func attach(to client: MQTTClient) async throws(MQTTError) {
@@ -126,6 +143,7 @@ public final class Recorder: Sendable {
         }
         let decoded: (header: SensorBatch.Header, timestamps: [Int64], values: [Float])
         do { decoded = try SensorBatch.decode(payload, maxBytes: options.maxPayload) } catch {
+            state.withLock { $0.unreadable.reject(error) }
             reject(topic, "\(error)")
             return
         }
@@ -171,22 +189,15 @@ public final class Recorder: Sendable {
             s.stats.streams += 1
         }
         let i = index!
-        switch tracks[i].tracker.observe(header.sequence) {
-        case .duplicate:
-            s.stats.duplicates += 1
-            s.tracks[key] = tracks
-            return
-        case .late:
-            s.stats.late += 1
-            s.tracks[key] = tracks
-            logger.warning("dropped a late batch of \(key.device)/\(key.stream) (sequence \(header.sequence))")
-            return
-        case .gap(let missing):
-            s.stats.missing += Int(missing)
-        case .inOrder, .restart:
-            break
-        }
+        let lateBefore = tracks[i].screen.counters.snapshot.late
+        let admitted = tracks[i].screen.admit(header)
         s.tracks[key] = tracks
+        guard admitted else {
+            if tracks[i].screen.counters.snapshot.late > lateBefore {
+                logger.warning("dropped a late batch of \(key.device)/\(key.stream) (sequence \(header.sequence))")
+            }
+            return
+        }
         let writer = s.writers[tracks[i].file]!
         try batch.timestamps.withUnsafeBufferPointer { t throws(RecordingError) in
             try batch.values.withUnsafeBufferPointer { v throws(RecordingError) in
@@ -230,7 +241,7 @@ public final class Recorder: Sendable {
             for (_, writer) in s.writers {
                 do throws(RecordingError) { try writer.close() } catch { throw ReplayError(error) }
             }
-            return s.stats
+            return Self.stats(of: s)
         }
     }
 

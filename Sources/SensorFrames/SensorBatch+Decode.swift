@@ -2,12 +2,50 @@ public import StreamCore
 public import TributaryWire
 
 extension SensorBatch {
-    /// A batch checked and parsed, its samples not yet converted: where the timing and samples start.
+    /// What the hot path needs of a validated batch (no scales array: they are read in place).
+    public struct BatchInfo: Sendable, Hashable {
+        /// Sequence number.
+        public var sequence: UInt32
+        /// Channels per frame.
+        public var channels: Int
+        /// Frames in the batch.
+        public var frames: Int
+        /// Time of the first frame.
+        public var firstTimestamp: Int64
+        /// Time of the last frame.
+        public var lastTimestamp: Int64
+        /// Total encoded size in bytes.
+        public var byteCount: Int
+    }
+
+    /// A batch checked and parsed, its samples not yet converted: where the timing, scales and samples start.
+    /// Parsing allocates nothing.
     struct Parsed {
-        var header: Header
+        var info: BatchInfo
+        var base: Int64
+        var period: UInt32?
         var timingOffset: Int
-        var scales: [Float]
+        /// Where the int16 scales start; nil for float32 samples.
+        var scalesOffset: Int?
         var samplesOffset: Int
+
+        /// The scale of `channel` (int16 samples), read from the message.
+        @inline(__always)
+        func scale(_ bytes: UnsafeRawBufferPointer, _ channel: Int) -> Float {
+            Float(
+                bitPattern: UInt32(
+                    littleEndian: bytes.loadUnaligned(fromByteOffset: scalesOffset! + 4 * channel, as: UInt32.self)))
+        }
+
+        /// The full header, scales included (for tools; allocates the scales array).
+        func header(_ bytes: UnsafeRawBufferPointer) -> Header {
+            let format: SampleFormat =
+                scalesOffset == nil ? .float32 : .int16(scales: (0..<info.channels).map { scale(bytes, $0) })
+            return Header(
+                sequence: info.sequence, channels: info.channels, frames: info.frames, base: base, period: period,
+                format: format, firstTimestamp: info.firstTimestamp, lastTimestamp: info.lastTimestamp,
+                byteCount: info.byteCount)
+        }
     }
 
     /// Validates everything in `bytes` before anything is written anywhere: checksum, magic, version, type,
@@ -71,15 +109,14 @@ extension SensorBatch {
                 last = next
             }
         }
-        var scales: [Float] = []
+        var scalesOffset: Int?
         if formatCode == 1 {
-            scales.reserveCapacity(channels)
+            scalesOffset = r.offset
             for _ in 0..<channels {
                 let s = try r.readFloat("scale")
                 guard s.isFinite, s != 0 else {
                     throw WireError(.valueOutOfRange, "scale \(s) must be finite and non-zero", offset: r.offset - 4)
                 }
-                scales.append(s)
             }
         }
         let bytesPerSample = formatCode == 0 ? 4 : 2
@@ -100,53 +137,55 @@ extension SensorBatch {
             }
         }
         let firstTimestamp: Int64
-        if let period {
-            firstTimestamp = base; _ = period
+        if period != nil {
+            firstTimestamp = base
         } else {
             var probe = ByteReader(UnsafeRawBufferPointer(rebasing: body[timingOffset...]))
             firstTimestamp = base &+ Int64(try probe.readVarint("time delta"))
         }
-        let header = Header(
-            sequence: sequence, channels: channels, frames: frames, base: base, period: period,
-            format: formatCode == 0 ? .float32 : .int16(scales: scales), firstTimestamp: firstTimestamp,
+        let info = BatchInfo(
+            sequence: sequence, channels: channels, frames: frames, firstTimestamp: firstTimestamp,
             lastTimestamp: last, byteCount: bytes.count)
-        return Parsed(header: header, timingOffset: timingOffset, scales: scales, samplesOffset: samplesOffset)
+        return Parsed(
+            info: info, base: base, period: period, timingOffset: timingOffset, scalesOffset: scalesOffset,
+            samplesOffset: samplesOffset)
     }
 
     /// Decodes only the header (after full validation).
     public static func header(_ bytes: UnsafeRawBufferPointer, maxBytes: Int = 16 << 20) throws(WireError) -> Header {
-        try parse(bytes, maxBytes: maxBytes).header
+        try parse(bytes, maxBytes: maxBytes).header(bytes)
     }
 
-    /// Validates `bytes`, then writes its frames straight into the ring (no intermediate buffer). Throws without
-    /// touching the ring if anything is wrong, including a channel count that differs from the ring's. Frames
-    /// the ring's policy refuses are counted by the ring.
-    /// - Parameter accept: called with the validated header before anything is written; return false to skip
-    ///   the batch (a duplicate, say). `written` is then 0.
+    /// Validates `bytes`, then writes its frames straight into the ring (no intermediate buffer, no allocation).
+    /// Throws without touching the ring if anything is wrong, including a channel count that differs from the
+    /// ring's. Frames the ring's policy refuses are counted by the ring.
+    /// - Parameter accept: called with the validated batch before anything is written; return false to skip
+    ///   it (a duplicate, say). `written` is then 0.
     @discardableResult
     public static func decode(
         _ bytes: UnsafeRawBufferPointer, into producer: inout FrameRing.Producer, ring: FrameRing,
-        maxBytes: Int = 16 << 20, accept: (Header) -> Bool = { _ in true }
-    ) throws(WireError) -> (header: Header, written: Int) {
+        maxBytes: Int = 16 << 20, accept: (BatchInfo) -> Bool = { _ in true }
+    ) throws(WireError) -> (info: BatchInfo, written: Int) {
         let parsed = try parse(bytes, maxBytes: maxBytes)
-        let header = parsed.header
-        guard header.channels == ring.channels else {
-            throw WireError(.mismatch, "batch has \(header.channels) channels, the stream has \(ring.channels)")
+        let info = parsed.info
+        guard info.channels == ring.channels else {
+            throw WireError(.mismatch, "batch has \(info.channels) channels, the stream has \(ring.channels)")
         }
-        guard accept(header) else { return (header, 0) }
-        let span = producer.reserve(header.frames)
+        guard accept(info) else { return (info, 0) }
+        let span = producer.reserve(info.frames)
         let (a, b) = ring.segments(span)
         var timing = TimingCursor(bytes: bytes, parsed: parsed)
-        var sampleIndex = 0
-        for segment in [a, b] {
-            for i in 0..<segment.count {
-                segment.timestamps[i] = timing.next()
+        // The two segments one after the other (no array of them: this runs for every batch).
+        for segment in 0..<2 {
+            let target = segment == 0 ? a : b
+            for i in 0..<target.count {
+                target.timestamps[i] = timing.next()
             }
-            write(bytes, parsed, from: sampleIndex, count: segment.count * header.channels, into: segment.values)
-            sampleIndex += segment.count * header.channels
+            let first = segment == 0 ? 0 : a.count * info.channels
+            write(bytes, parsed, from: first, count: target.count * info.channels, into: target.values)
         }
         producer.commit(span.count)
-        return (header, span.count)
+        return (info, span.count)
     }
 
     /// Decodes into arrays (for tools and tests): time stamps and values frame after frame.
@@ -154,7 +193,7 @@ extension SensorBatch {
         -> (header: Header, timestamps: [Int64], values: [Float])
     {
         let parsed = try parse(bytes, maxBytes: maxBytes)
-        let h = parsed.header
+        let h = parsed.header(bytes)
         var timing = TimingCursor(bytes: bytes, parsed: parsed)
         let timestamps = (0..<h.frames).map { _ in timing.next() }
         var values = [Float](repeating: 0, count: h.frames * h.channels)
@@ -167,8 +206,8 @@ extension SensorBatch {
         _ bytes: UnsafeRawBufferPointer, _ parsed: Parsed, from: Int, count: Int,
         into target: UnsafeMutableBufferPointer<Float>
     ) {
-        let channels = parsed.header.channels
-        if parsed.scales.isEmpty {
+        let channels = parsed.info.channels
+        if parsed.scalesOffset == nil {
             let source = parsed.samplesOffset + 4 * from
             for i in 0..<count {
                 target[i] = Float(
@@ -180,7 +219,7 @@ extension SensorBatch {
             let source = parsed.samplesOffset + 2 * from
             for i in 0..<count {
                 let raw = Int16(littleEndian: bytes.loadUnaligned(fromByteOffset: source + 2 * i, as: Int16.self))
-                target[i] = Float(raw) * parsed.scales[(from + i) % channels]
+                target[i] = Float(raw) * parsed.scale(bytes, (from + i) % channels)
             }
         }
     }
@@ -195,8 +234,8 @@ struct TimingCursor {
 
     init(bytes: UnsafeRawBufferPointer, parsed: SensorBatch.Parsed) {
         reader = ByteReader(UnsafeRawBufferPointer(rebasing: bytes[parsed.timingOffset...]))
-        current = parsed.header.base
-        period = parsed.header.period.map(Int64.init)
+        current = parsed.base
+        period = parsed.period.map(Int64.init)
     }
 
     mutating func next() -> Int64 {

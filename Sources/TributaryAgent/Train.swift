@@ -65,7 +65,7 @@ struct Train {
             printError("tributary-agent: the task does not fit \(recordings[0]): \(error)")
             return 64
         }
-        var producer = core.ring.makeProducer()
+        var ingest = core.makeIngest(maxBytes: 1 << 20)
         let started = ContinuousClock.now
         for path in recordings {
             let reader: RecordingReader
@@ -79,7 +79,15 @@ struct Train {
             }
             for chunk in reader.frameChunks(stream: s.id) {
                 let (timestamps, values) = try reader.frames(chunk)
-                producer.pushAll(timestamps: timestamps, values: values) { core.process() }
+                timestamps.withUnsafeBufferPointer { t in
+                    values.withUnsafeBufferPointer { v in
+                        // Offline: nothing is dropped; a full ring is drained by the pipeline, then filled on.
+                        _ = ingest.ingest(timestamps: t, values: v) {
+                            core.process()
+                            return true
+                        }
+                    }
+                }
                 core.process()
             }
         }
@@ -89,6 +97,7 @@ struct Train {
         print(
             "windows \(core.counters.windows) (\(core.counters.unlabelled) unlabelled) from \(core.counters.frames) frames in \(elapsed)"
         )
+        print("ingest               \(core.ingest.snapshot.summary)")
         print("prequential accuracy \(format(accuracy?.prequential ?? 0))")
         print("hold-out accuracy    \(format(accuracy?.holdout ?? 0)) (every \(holdoutEvery)th window)")
         return 0

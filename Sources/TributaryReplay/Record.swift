@@ -110,7 +110,7 @@ struct Record: AsyncParsableCommand {
         case .success(let stats)?:
             bar?.finish(limit.map(Int.init) ?? 0)
             logger.info(
-                "recorded \(stats.frames) frames in \(stats.batches) batches of \(stats.streams) streams (rejected \(stats.rejected), duplicates \(stats.duplicates), late \(stats.late), missing \(stats.missing)) to \(recorder.files.joined(separator: ", "))"
+                "recorded \(stats.streams) streams to \(recorder.files.joined(separator: ", ")): \(stats.ingest.summary)"
             )
         case .failure(let error)?:
             throw fail(error)

@@ -79,8 +79,18 @@ public struct ErrorFeedback: Sendable {
     /// `encoding`, and keeps everything not delivered (unselected entries and quantisation error) as the new
     /// residual.
     public mutating func compress(_ delta: UnsafeBufferPointer<Float>, k: Int, encoding: ValueEncoding) -> Compressed {
+        accumulate(delta)
+        let indices = selectIndices(k: k)
+        let values = indices.map { residual[Int($0)] }
+        let quantized = QuantizeStage(encoding: encoding, stochastic: stochasticRounding).apply(values, random: &random)
+        settle(indices: indices, delivered: quantized.decoded)
+        return Compressed(indices: indices, values: quantized.decoded, encoding: encoding, wire: quantized.wire)
+    }
+
+    /// The error-feedback stage's first half: residual ← residual + (momentum-corrected) `delta`, the
+    /// accumulated update to choose from.
+    public mutating func accumulate(_ delta: UnsafeBufferPointer<Float>) {
         precondition(delta.count == dimension, "delta has \(delta.count) values, the model \(dimension)")
-        // residual ← residual + (momentum-corrected) delta: the accumulated update to send from.
         residual.withUnsafeMutableBufferPointer { r in
             if momentum > 0 {
                 velocity.withUnsafeMutableBufferPointer { u in
@@ -93,20 +103,23 @@ public struct ErrorFeedback: Sendable {
                 for i in 0..<dimension { r[i] += delta[i] }
             }
         }
-        let indices = selectIndices(k: k)
-        let values = indices.map { residual[Int($0)] }
-        let (wire, decoded) = ValueCodec.quantized(
-            values, as: encoding, random: &random, stochastic: stochasticRounding)
+    }
+
+    /// The error-feedback stage's second half: what was delivered (the values as the receiver decodes them)
+    /// leaves the residual; unselected entries and quantisation error stay for the next round.
+    public mutating func settle(indices: [UInt32], delivered: [Float]) {
+        precondition(indices.count == delivered.count, "one delivered value per index")
         for (position, index) in indices.enumerated() {
             let i = Int(index)
-            residual[i] -= decoded[position]
+            residual[i] -= delivered[position]
             // Momentum factor masking: what was sent stops accumulating velocity.
             if momentum > 0 { velocity[i] = 0 }
         }
-        return Compressed(indices: indices, values: decoded, encoding: encoding, wire: wire)
     }
 
-    mutating func selectIndices(k: Int) -> [UInt32] {
+    /// The top-k stage: the `k` largest-magnitude entries of the residual (each parameter group keeping its
+    /// share when ``groups`` is set), strictly increasing.
+    public mutating func selectIndices(k: Int) -> [UInt32] {
         let method = selection
         if groups.isEmpty {
             return residual.withUnsafeBufferPointer { r in

@@ -67,6 +67,8 @@ public enum UpdateFormat {
     public static let version: UInt8 = 1
     /// Values per scale block in ``ValueEncoding/int8``.
     public static let int8BlockSize = 256
+    /// Where the flags byte is (after magic, version and message type).
+    public static let flagsOffset = 6
     /// Longest task or device id, in bytes.
     public static let maxIdentifierLength = 64
 

@@ -79,7 +79,7 @@ import TributaryTestSupport
             try await Task.sleep(for: .milliseconds(500))
             process.send(SIGTERM)
             #expect(await process.waitForExit(timeout: .seconds(20)) == 0)
-            #expect(readText(log).contains("recorded 500 frames"))
+            #expect(readText(log).contains("500 frames in 50 batches"))
         }
         let reader = try RecordingReader(path: path)
         #expect(!reader.recovered)

@@ -2,6 +2,7 @@ import SensorFrames
 import StreamCore
 import Testing
 import TributaryMath
+import TributaryTestSupport
 import TributaryWire
 
 @Suite struct SensorBatchTests {
@@ -205,23 +206,80 @@ import TributaryWire
 }
 
 @Suite struct SensorIngestTests {
+    func batch(_ seq: UInt32, _ value: Float, channels: Int = 1) -> [UInt8] {
+        SensorBatch.encode(
+            sequence: seq, channels: channels, values: [Float](repeating: value, count: 2 * channels),
+            base: Int64(seq) * 10, timing: .fixedPeriod(5))
+    }
+
     @Test("ingest writes good batches, drops duplicates and late ones, and counts rejections by reason")
     func ingest() {
         let ring = FrameRing(capacity: 64, channels: 1)
-        var producer = ring.makeProducer()
-        var ingest = SensorIngest()
-        func batch(_ seq: UInt32, _ value: Float) -> [UInt8] {
-            SensorBatch.encode(
-                sequence: seq, channels: 1, values: [value, value], base: Int64(seq) * 10,
-                timing: .fixedPeriod(5))
+        let seen = Locked<[String]>([])
+        var ingest = SensorIngest(ring: ring) { error, total in seen.withLock { $0.append("\(error.code) \(total)") } }
+        let inputs = [
+            batch(1, 1), batch(2, 2), batch(2, 2), batch(4, 4), batch(3, 3), [0xDE, 0xAD], batch(5, 5),
+            batch(6, 6, channels: 2),
+        ]
+        for bytes in inputs {
+            bytes.withUnsafeBytes { _ = ingest.ingest($0) }
         }
-        for bytes in [batch(1, 1), batch(2, 2), batch(2, 2), batch(4, 4), batch(3, 3), [0xDE, 0xAD], batch(5, 5)] {
-            bytes.withUnsafeBytes { _ = ingest.ingest($0, into: &producer, ring: ring) }
-        }
-        #expect(ingest.acceptedBatches == 4 && ingest.acceptedFrames == 8)
-        #expect(ingest.droppedDuplicates == 1 && ingest.droppedLate == 1)
-        #expect(ingest.rejected == ["truncated": 1])
-        #expect(ingest.tracker.missing == 1)
+        let counters = ingest.counters.snapshot
+        #expect(counters.acceptedBatches == 4 && counters.acceptedFrames == 8)
+        #expect(counters.duplicates == 1 && counters.late == 1 && counters.missing == 1)
+        #expect(counters.rejected == ["truncated": 1, "mismatch": 1] && counters.rejectedTotal == 2)
+        #expect(seen.value == ["truncated 1", "mismatch 2"])
         #expect(ring.count == 8)
+        #expect(counters.metrics["ingest_rejected_mismatch"] == 1 && counters.metrics["ingest_frames"] == 8)
+    }
+
+    @Test("an oversized batch is too_large before it is parsed, and leaves the ring untouched")
+    func oversized() {
+        let ring = FrameRing(capacity: 64, channels: 1)
+        var ingest = SensorIngest(ring: ring, maxBytes: 40)
+        let big = SensorBatch.encode(
+            sequence: 1, channels: 1, values: [Float](repeating: 1, count: 32), base: 0, timing: .fixedPeriod(1))
+        let error = big.withUnsafeBytes { ingest.ingest($0) }
+        #expect(error?.code == .tooLarge && ingest.counters.snapshot.rejected == ["too_large": 1] && ring.count == 0)
+    }
+
+    @Test("ring drops are in the counters: drop-oldest discards, reject-newest refuses")
+    func ringDrops() {
+        for policy in [FullRingPolicy.dropOldest, .rejectNewest] {
+            let ring = FrameRing(capacity: 8, channels: 1, policy: policy)
+            var ingest = SensorIngest(ring: ring)
+            for seq in 1...6 { batch(UInt32(seq), 1).withUnsafeBytes { _ = ingest.ingest($0) } }
+            let counters = ingest.counters.snapshot
+            #expect(counters.ringDropped + counters.ringRejected == 4, "\(policy)")
+            #expect(policy == .dropOldest ? counters.ringDropped == 4 : counters.ringRejected == 4)
+        }
+    }
+
+    @Test("decoded frames: NaN and Inf frames are skipped and counted, late frames dropped, a full ring waited on")
+    func decodedFrames() {
+        let ring = FrameRing(capacity: 4, channels: 2, policy: .rejectNewest)
+        var consumer = ring.makeConsumer()
+        var ingest = SensorIngest(ring: ring)
+        let timestamps: [Int64] = [0, 1, 2, 1, 3, 4, 5, 6]
+        let values: [Float] = [0, 0, .nan, 1, 2, 2, 9, 9, 3, .infinity, 4, 4, 5, 5, 6, 6]
+        var drained: [Int64] = []
+        let written = timestamps.withUnsafeBufferPointer { t in
+            values.withUnsafeBufferPointer { v in
+                ingest.ingest(timestamps: t, values: v) {
+                    let span = consumer.acquire(4)
+                    let (a, b) = ring.segments(span)
+                    drained += Array(a.timestamps) + Array(b.timestamps)
+                    consumer.release(span.count)
+                    return true
+                }
+            }
+        }
+        let span = consumer.acquire(4)
+        let (a, b) = ring.segments(span)
+        drained += Array(a.timestamps) + Array(b.timestamps)
+        #expect(written == 5 && drained == [0, 2, 4, 5, 6])
+        let counters = ingest.counters.snapshot
+        #expect(counters.nonFiniteFrames == 2 && counters.late == 1 && counters.acceptedFrames == 5)
+        #expect(counters.ringRejected == 0, "waiting made room: nothing refused")
     }
 }

@@ -1,6 +1,7 @@
 import Federation
 import OnlineLearning
 import Recording
+import SensorFrames
 import StreamCore
 
 /// Central evaluation (Flower's server-side evaluate): the task's labelled windows of a recording, made once with
@@ -40,7 +41,7 @@ struct CentralEvaluation {
         let classes = spec.model.head == .softmax ? spec.model.outputs : 2
         let ring = FrameRing(
             capacity: max(4_096, 2 * spec.data.windowFrames), channels: channels, policy: .rejectNewest)
-        var producer = ring.makeProducer()
+        var ingest = SensorIngest(ring: ring)
         var consumer = ring.makeConsumer()
         var windower = Windower(spec: window)
         var extractor = FeatureExtractor(channels: channels, features: spec.data.features.compactMap(Feature.init))
@@ -65,7 +66,14 @@ struct CentralEvaluation {
             do { (timestamps, values) = try reader.frames(chunk) } catch {
                 throw Failure(description: "\(path): \(error)")
             }
-            producer.pushAll(timestamps: timestamps, values: values, whenFull: drain)
+            timestamps.withUnsafeBufferPointer { t in
+                values.withUnsafeBufferPointer { v in
+                    _ = ingest.ingest(timestamps: t, values: v) {
+                        drain()
+                        return true
+                    }
+                }
+            }
         }
         drain()
         guard !labels.isEmpty else { throw Failure(description: "\(path) gives no labelled window for the task") }

@@ -96,18 +96,16 @@ public final class FrameRing: @unchecked Sendable {
             return true
         }
 
-        /// Appends every frame of `timestamps` (`values` holds the channels of each, frame after frame), calling
-        /// `drain` whenever the ring is full: it must make room, by consuming on this thread (offline reading of a
-        /// recording, where nothing may be dropped).
-        public mutating func pushAll(timestamps: [Int64], values: [Float], whenFull drain: () -> Void) {
-            let channels = ring.channels
-            values.withUnsafeBufferPointer { v in
-                var i = 0
-                while i < timestamps.count {
-                    let frame = UnsafeBufferPointer(rebasing: v[(i * channels)..<((i + 1) * channels)])
-                    if push(timestamp: timestamps[i], values: frame) { i += 1 } else { drain() }
-                }
-            }
+        /// Appends one frame if a slot is free, without dropping or counting anything (for producers that wait).
+        @inlinable
+        public mutating func tryPush(timestamp: Int64, values: UnsafeBufferPointer<Float>) -> Bool {
+            precondition(
+                values.count == ring.channels, "frame has \(values.count) values, ring expects \(ring.channels)")
+            guard let slot = indices.reserveOneAvailable() else { return false }
+            ring.timestamps[slot] = timestamp
+            (ring.values + slot * ring.channels).update(from: values.baseAddress!, count: ring.channels)
+            indices.commit(1)
+            return true
         }
 
         /// Reserves up to `count` frame slots (the shortfall is counted as rejected); write the segments, then

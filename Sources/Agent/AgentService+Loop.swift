@@ -1,0 +1,191 @@
+import Federation
+import MQTT
+import SystemSupport
+
+extension AgentService {
+    /// What the loop holds between passes.
+    struct Loop {
+        let core: AgentCore
+        let client: MQTTClient
+        let topics: Topics
+        let outbox: Outbox
+        let statePath: String
+        var machine: AgentRoundMachine
+        var lastStatus = ContinuousClock.now - .seconds(3_600)
+        /// When the code pages are trimmed (a few seconds in, once start-up code has run).
+        var trimAt: ContinuousClock.Instant? = ContinuousClock.now + .seconds(5)
+        /// A new global model was adopted: report its hold-out accuracy (a short status) at once.
+        var modelReport = false
+        /// The outbox and the saved state are read once, at the first specification.
+        var restored = false
+        var wasConnected = false
+        let started = ContinuousClock.now
+
+        /// Milliseconds since the loop started (the round machine's clock).
+        var now: Int64 {
+            let elapsed = ContinuousClock.now - started
+            return elapsed.components.seconds * 1_000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+        }
+
+        /// How long the loop may wait for a control message before it has work of its own: windows to cut
+        /// (every `loop_ms`), a resend or a status falling due.
+        func nextWake(_ config: AgentConfig) -> Duration {
+            var wait = Duration.milliseconds(config.loopMs)
+            if let resend = machine.nextResend() { wait = min(wait, .milliseconds(Swift.max(0, resend - now))) }
+            let statusDue = lastStatus + .milliseconds(Int64(config.statusIntervalS * 1_000)) - ContinuousClock.now
+            return max(.zero, min(wait, statusDue))
+        }
+    }
+
+    /// One pass: the control messages that came, the windows the ring holds, the round machine's actions, the
+    /// status when it is due.
+    func step(_ loop: inout Loop, messages: [ControlMessage]) async {
+        for message in messages { await receive(message, &loop) }
+        let core = loop.core
+        core.process()
+        let connected = loop.client.isConnected
+        let tick = loop.machine.handle(.tick(now: loop.now, connected: connected, windows: core.bufferedWindows))
+        await perform(tick, &loop)
+        let now = ContinuousClock.now
+        if now - loop.lastStatus >= .milliseconds(Int64(config.statusIntervalS * 1_000))
+            || (connected && !loop.wasConnected)
+        {
+            loop.lastStatus = now
+            await publish(
+                loop.client, loop.topics.deviceStatus(core.device), status(core, state: "online"), retain: true)
+            if connected, let summary = core.takeSummary(stream: config.source.stream) {
+                try? await loop.client.publish(
+                    "\(config.prefix)/dev/\(core.device)/summary", payload: Array(summary.utf8), qos: .atMostOnce)
+            }
+        }
+        if loop.modelReport && connected {
+            loop.modelReport = false
+            await publish(loop.client, loop.topics.deviceStatus(core.device), modelStatus(core), retain: true)
+        }
+        loop.wasConnected = connected
+        if let at = loop.trimAt, now >= at {
+            loop.trimAt = nil
+            if config.trimCodePages {
+                let report = CodePages.trim()
+                logger.info(
+                    "kept only the code pages in use: dropped \(report.bytes >> 10) KiB from \(report.mappings) read-only mappings"
+                )
+            }
+        }
+    }
+
+    /// Hands one control message to the core or the round machine.
+    func receive(_ message: ControlMessage, _ loop: inout Loop) async {
+        let core = loop.core
+        switch message.topic {
+        case loop.topics.spec:
+            let spec: TaskSpec
+            do { spec = try TaskSpec.decode(message.payload) } catch {
+                logger.warning("ignoring an invalid task specification: \(error)")
+                return
+            }
+            guard spec.task == config.task else {
+                logger.warning("ignoring the specification of task \(spec.task) (this agent is for \(config.task))")
+                return
+            }
+            do { try core.configure(spec) } catch {
+                logger.error("cannot take part in task \(spec.task): \(error)")
+                return
+            }
+            // Once, at the first specification: a later one (the same, redelivered) must not roll back.
+            if !loop.restored {
+                loop.restored = true
+                restore(&loop)
+            }
+            _ = loop.machine.handle(.modelHeld(round: core.globalRound, hash: core.globalHash))
+        case loop.topics.model:
+            guard let model = core.check(model: message.payload) else { return }
+            for action in loop.machine.handle(.modelOffered(round: model.round, hash: model.hash)) {
+                guard case .adopt = action else { continue }
+                core.adopt(model, bytes: message.payload.count)
+                _ = loop.machine.handle(.modelHeld(round: core.globalRound, hash: core.globalHash))
+                logger.info("adopted the global model for round \(model.round)")
+                saveState(core, to: loop.statePath)
+                // Report the new model's hold-out accuracy now rather than at the next interval.
+                loop.modelReport = true
+            }
+        case loop.topics.round:
+            guard let announcement = try? RoundAnnouncement.decode(message.payload),
+                announcement.task == config.task
+            else { return }
+            await perform(loop.machine.handle(.announced(announcement)), &loop)
+        case loop.topics.ack(core.device):
+            guard let ack = try? UpdateAck.decode(message.payload), ack.device == core.device else { return }
+            await perform(loop.machine.handle(.acknowledged(ack)), &loop)
+        default:
+            break
+        }
+    }
+
+    /// The saved state and the outbox, read at start-up into the core and the round machine.
+    func restore(_ loop: inout Loop) {
+        let core = loop.core
+        do {
+            if try core.restore(try FileIO.readAll(loop.statePath)) {
+                logger.info("resumed from saved state: global round \(core.globalRound)")
+            }
+        } catch let error as SystemError where error.code == .notFound {
+            // A first start.
+        } catch {
+            logger.error("the saved state \(loop.statePath) is not usable, starting afresh: \(error)")
+        }
+        var waiting: [AgentRoundMachine.Pending] = []
+        do {
+            for round in try loop.outbox.rounds() {
+                waiting.append(.init(round: round, payload: try loop.outbox.payload(round)))
+            }
+        } catch {
+            durabilityFailed("reading the outbox", error)
+        }
+        _ = loop.machine.handle(.restored(pending: waiting, lastSentRound: core.lastSentRound))
+    }
+
+    /// Performs the round machine's actions, reporting their outcome back to it.
+    func perform(_ actions: [AgentRoundMachine.Action], _ loop: inout Loop) async {
+        var queue = actions[...]
+        while let action = queue.popFirst() {
+            switch action {
+            case .build(let round):
+                do {
+                    if let payload = try loop.core.update(for: round) {
+                        logger.info("round \(round.round): update of \(payload.count) bytes")
+                        queue += loop.machine.handle(.built(round: round.round, payload: payload))
+                        saveState(loop.core, to: loop.statePath)
+                    } else {
+                        queue += loop.machine.handle(.notBuilt(round: round.round))
+                    }
+                } catch {
+                    logger.error("building the update for round \(round.round): \(error)")
+                    queue += loop.machine.handle(.notBuilt(round: round.round))
+                }
+            case .store(let round, let payload):
+                do {
+                    try loop.outbox.put(payload, round: round)
+                    queue += loop.machine.handle(.stored(round: round))
+                } catch {
+                    durabilityFailed("keeping the update for round \(round) in the outbox", error)
+                    queue += loop.machine.handle(.storeFailed(round: round))
+                }
+            case .publish(let round, let payload):
+                if await publish(loop.client, loop.topics.update(loop.core.device), payload) {
+                    queue += loop.machine.handle(.published(round: round, now: loop.now))
+                }
+            case .discard(let round):
+                do { try loop.outbox.remove(round) } catch {
+                    // The file stays: after a restart it is sent again and answered as a duplicate.
+                    durabilityFailed("removing the update for round \(round) from the outbox", error)
+                }
+            case .rejected(let round, let reason):
+                health.withLock { $0.rejectedUpdates += 1 }
+                logger.warning("update for round \(round) rejected: \(reason)")
+            case .adopt:
+                break  // handled where the model is at hand (receive)
+            }
+        }
+    }
+}

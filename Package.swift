@@ -220,10 +220,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "TributaryMathTests", dependencies: ["TributaryMath"], swiftSettings: strict),
+        .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"], swiftSettings: strict),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd", "TributaryMath"], swiftSettings: strict),
         .testTarget(name: "DocumentsTests", dependencies: ["Documents", "TributaryWire"], swiftSettings: strict),
         .testTarget(
-            name: "UpdateCodecTests", dependencies: ["UpdateCodec", "TributaryWire"], exclude: ["Fixtures"],
+            name: "UpdateCodecTests", dependencies: ["TributaryMath", "UpdateCodec", "TributaryWire"],
+            exclude: ["Fixtures"],
             swiftSettings: strict),
         .testTarget(
             name: "InspectionTests",
@@ -247,11 +249,13 @@ let package = Package(
             dependencies: ["StreamCore", "TributaryWire", "TributaryMath", "TributaryTestSupport"],
             resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(
-            name: "RecordingTests", dependencies: ["Recording", "TributaryWire"], exclude: ["Fixtures"],
+            name: "RecordingTests", dependencies: ["TributaryMath", "Recording", "TributaryWire"],
+            exclude: ["Fixtures"],
             swiftSettings: strict),
         .testTarget(
             name: "ReplayTests",
             dependencies: [
+                "TributaryMath",
                 "Replay", "Recording", "SensorFrames", "SimulatorCore", "MQTT", "BrokerConnection",
                 "TributaryTestSupport",
                 .product(name: "Logging", package: "swift-log"),
@@ -263,6 +267,7 @@ let package = Package(
         .testTarget(
             name: "AggregatorTests",
             dependencies: [
+                "TributaryMath",
                 "AggregatorService", "Federation", "UpdateCodec", "MQTT", "Recording", "TributaryTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -4,7 +4,6 @@ import BrokerCommandLine
 import Configuration
 import Foundation
 import Logging
-import ServiceLifecycle
 import SystemSupport
 
 /// `tributary-aggregator`: announces rounds, collects sparse updates, aggregates, publishes the global model.
@@ -66,15 +65,15 @@ struct TributaryAggregator: AsyncParsableCommand {
             print(String(decoding: try encoder.encode(settings), as: UTF8.self))
             return
         }
-        let service = AggregatorService(config: settings, logger: logger)
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let application: AggregatorApplication
+        do { application = try buildAggregator(configuration: settings, logger: logger) } catch {
+            FileHandle.standardError.write(Data("tributary-aggregator: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
         do {
-            try await group.run()
+            try await application.run()
         } catch {
-            FileHandle.standardError.write(Data("tributary-aggregator: \(service.error ?? error)\n".utf8))
+            FileHandle.standardError.write(Data("tributary-aggregator: \(application.service.error ?? error)\n".utf8))
             throw ExitCode(1)
         }
     }

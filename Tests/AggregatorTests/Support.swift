@@ -2,6 +2,7 @@ import AggregatorService
 import Federation
 import Foundation
 import Logging
+import TributaryMath
 import UpdateCodec
 
 /// A small task for tests: a linear model of `inputs` parameters + 1 bias.
@@ -54,17 +55,11 @@ func modelParameters(_ payload: [UInt8]) throws -> (round: UInt32, parameters: [
     return (decoded.header.round, decoded.dense())
 }
 
-/// A seeded generator for test data.
+/// The project's seeded generator, with the draw these tests need.
 struct TestRandom {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var bits: SplitMix64
+    init(_ seed: UInt64) { bits = SplitMix64(seed: seed) }
+    mutating func next() -> UInt64 { bits.next() }
     mutating func value() -> Float { Float(Int(next() % 2_001) - 1_000) / 1_000 }
 }
 

@@ -1,20 +1,15 @@
 import Glibc
 import Testing
+import TributaryMath
 
 @testable import Recording
 
-/// A deterministic generator for test data.
+/// The project's seeded generator, for test data.
 struct TestRandom {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+    var bits: SplitMix64
+    init(_ seed: UInt64) { bits = SplitMix64(seed: seed) }
+    mutating func next() -> UInt64 { bits.next() }
+    mutating func unit() -> Double { bits.unit() }
 }
 
 /// A fresh path in a per-test temporary directory.

@@ -1,5 +1,6 @@
 import Recording
 import Testing
+import TributaryMath
 
 @testable import CSVCodec
 @testable import Replay
@@ -17,9 +18,9 @@ import Testing
         for bad in ["", ".", "-", "1.2.3", "abc", "1,5", "99999999999"] {
             #expect(CSVLayout.nanoseconds(seconds: bad[...]) == nil, "\(bad)")
         }
-        var state: UInt64 = 1
+        var random = SplitMix64(seed: 1)
         for _ in 0..<1_000 {
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let state = random.next()
             let ns = Int64(bitPattern: state) % 4_000_000_000_000_000_000
             #expect(CSVLayout.nanoseconds(seconds: CSVLayout.seconds(ns)[...]) == ns)
         }
@@ -39,12 +40,12 @@ import Testing
     static func canonicalCSV(rows: Int) -> (text: String, values: [Float]) {
         var text = header
         var values: [Float] = []
-        var state: UInt64 = 7
+        var random = SplitMix64(seed: 7)
         var t: Int64 = 1_700_000_000_000_000_000
         let awkward: [Float] = [.nan, -0.0, .infinity, -.infinity, .leastNonzeroMagnitude, 1e-30, 0.1, -2.5e-7, 3.4e38]
         let labels = ["rest", "walk", "run", ""]
         for i in 0..<rows {
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let state = random.next()
             t += 20_000_000 + Int64(state >> 60)
             var row: [Float] = [
                 Float(bitPattern: UInt32(truncatingIfNeeded: state >> 7) & 0xBF7F_FFFF),

@@ -1,17 +1,13 @@
 import Testing
+import TributaryMath
 import UpdateCodec
 
+/// The project's seeded generator, with the draws these tests need.
 struct Random {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func float() -> Float { Float(Double(next() >> 11) * 0x1p-53 * 2 - 1) }
+    var bits: SplitMix64
+    init(seed: UInt64) { bits = SplitMix64(seed: seed) }
+    mutating func next() -> UInt64 { bits.next() }
+    mutating func float() -> Float { Float(bits.unit() * 2 - 1) }
     mutating func vector(_ n: Int) -> [Float] { (0..<n).map { _ in float() } }
 }
 

@@ -39,6 +39,10 @@ public struct AggregatorConfig: Codable, Sendable, Hashable {
         public var maxUpdateBytes = 4 << 20
         /// Most devices in the registry.
         public var maxDevices = 100_000
+        /// Most messages waiting to be handled (the network thread then waits briefly, then sheds).
+        public var inboxMessages = 16_384
+        /// Most bytes of messages waiting to be handled.
+        public var inboxBytes = 256 << 20
     }
 
     /// Several aggregators: shards split the updates through a shared subscription, a root merges their partials.
@@ -86,6 +90,9 @@ public struct AggregatorConfig: Codable, Sendable, Hashable {
     /// A configuration for `task` with every other setting at its default.
     public init(task: TaskSpec) { self.task = task }
 
+    /// The role the `hierarchy` section describes (valid once ``validate()`` passed).
+    public var role: AggregatorRole { AggregatorRole(hierarchy) }
+
     /// The round machine's configuration.
     public var machineConfiguration: RoundMachine.Configuration {
         RoundMachine.Configuration(
@@ -124,6 +131,8 @@ public struct AggregatorConfig: Codable, Sendable, Hashable {
         do { try strategy.validate() } catch { throw ConfigError(key: "strategy", problem: "\(error)") }
         try check(limits.maxUpdateBytes >= 1_024, "limits.max_update_bytes", "must be at least 1024")
         try check(limits.maxDevices >= 1, "limits.max_devices", "must be at least 1")
+        try check(limits.inboxMessages >= 16, "limits.inbox_messages", "must be at least 16")
+        try check(limits.inboxBytes >= limits.maxUpdateBytes, "limits.inbox_bytes", "must hold at least one update")
         try check(
             ["single", "shard", "root"].contains(hierarchy.role), "hierarchy.role", "must be single, shard or root")
         if hierarchy.role == "shard" {

@@ -23,8 +23,8 @@ extension AggregatorCore {
     }
 
     /// Shard: the root announced a round (the retained message).
-    public func receive(round payload: [UInt8], now: Int64) throws(StoreError) -> [Outgoing] {
-        guard role == "shard" else { return [] }
+    public func receive(round payload: [UInt8], now: Int64) throws -> [Outgoing] {
+        guard role.shardID != nil else { return [] }
         guard let announcement = try? RoundAnnouncement.decode(payload), announcement.task == spec.task else {
             logger.warning("ignoring an invalid round announcement")
             return []
@@ -45,9 +45,11 @@ extension AggregatorCore {
         }
         try store.markForwarded(task: spec.task, before: announcement.round)
         following = announcement
-        seen.removeAll()
+        duplicates.removeAll()
         try rebuildAggregate()
-        for update in try store.pendingUpdates(task: spec.task) { seen.insert("\(update.round)/\(update.device)") }
+        for update in try store.pendingUpdates(task: spec.task) {
+            duplicates.insert(round: update.round, device: update.device)
+        }
         partialDirty = aggregator.count > 0
         metrics.round.record(Int(announcement.round))
         logger.info("following round \(announcement.round) (\(aggregator.count) updates already held)")
@@ -56,10 +58,8 @@ extension AggregatorCore {
 
     /// Shard: the cumulative partial, every half second while updates arrive and every second after the
     /// deadline, until the next round is announced.
-    func shardPartial(now: Int64) -> [Outgoing] {
-        guard role == "shard", let round = following, aggregator.count > 0,
-            let shard = config.hierarchy.shardId
-        else { return [] }
+    public func shardPartial(now: Int64) -> [Outgoing] {
+        guard let shard = role.shardID, let round = following, aggregator.count > 0 else { return [] }
         let afterDeadline = round.deadlineMs > 0 && now >= round.deadlineMs
         guard (partialDirty && now - lastPartialAt >= 500) || (afterDeadline && now - lastPartialAt >= 1_000) else {
             return []
@@ -77,8 +77,8 @@ extension AggregatorCore {
 
     /// Root: a shard's partial arrived.
     public func receive(partial payload: [UInt8], topic: String, now: Int64) {
-        guard role == "root", let shard = topics.shard(inPartialTopic: topic),
-            config.hierarchy.shards.contains(shard)
+        guard role.isRoot, let shard = topics.shard(inPartialTopic: topic),
+            role.shards.contains(shard)
         else { return }
         guard let message = try? PartialMessage.decode(payload), message.shard == shard, message.task == spec.task,
             message.dimension == spec.dimension
@@ -100,7 +100,6 @@ extension AggregatorCore {
                 case .accept: metrics.accepted.increment()
                 case .reject(_, _, let reason):
                     logger.warning("root refused \(device) from \(shard): \(reason.rawValue)")
-                case .duplicate: break
                 default: deferred.append(action)
                 }
             }
@@ -114,11 +113,11 @@ extension AggregatorCore {
     }
 
     /// Root: rebuilds the round's aggregate from the latest partials.
-    func mergePartials() throws(StoreError) {
+    func mergePartials() throws {
         aggregator.reset()
         for message in latestPartials.values.sorted(by: { $0.shard < $1.shard }) {
             do { try aggregator.merge(try message.partial()) } catch {
-                throw StoreError("merging the partial of \(message.shard): \(error)")
+                throw AggregationFailure("merging the partial of \(message.shard)", underlying: error)
             }
         }
     }

@@ -4,7 +4,7 @@ import UpdateCodec
 
 extension AggregatorCore {
     /// Carries out the round logic's decisions; returns what to publish.
-    func perform(_ actions: [RoundMachine.Action], now: Int64) throws(StoreError) -> [Outgoing] {
+    func perform(_ actions: [RoundMachine.Action], now: Int64) throws -> [Outgoing] {
         var out: [Outgoing] = []
         var queue = actions[...]
         while let action = queue.popFirst() {
@@ -16,7 +16,7 @@ extension AggregatorCore {
                 metrics.round.record(Int(plan.round))
                 let config = machine.configuration
                 // The root's own deadline includes the grace for shards' last partials; devices get the real one.
-                let grace = role == "root" && plan.deadline > 0 ? Int64(self.config.hierarchy.graceS * 1_000) : 0
+                let grace = role.isRoot && plan.deadline > 0 ? role.graceMilliseconds : 0
                 let announcement = RoundAnnouncement(
                     task: spec.task, round: plan.round, specHash: spec.hash?.value ?? spec.contentHash,
                     modelHash: plan.modelHash, mode: config.mode == .synchronous ? .sync : .async,
@@ -28,11 +28,11 @@ extension AggregatorCore {
                 out.append(Outgoing(topic: topics.round, payload: announcement.json, retain: true))
                 try store.saveMachine(task: spec.task, machine: snapshotJSON)
             case .aggregate(let round, let participants):
-                if role == "root" {
+                if role.isRoot {
                     // The root merges the shards' partials; after a restart it waits (up to the grace time) for
                     // them to be published again.
                     guard partialsCover(participants) else {
-                        rootPending = (round, participants, now + Int64(config.hierarchy.graceS * 1_000))
+                        rootPending = (round, participants, now + role.graceMilliseconds)
                         continue
                     }
                     rootPending = nil
@@ -51,7 +51,7 @@ extension AggregatorCore {
                     modelHash: machine.modelHash, updateNorm: 0, modelNorm: norm(model), durationMs: now - roundStarted,
                     bytesIn: roundBytes)
                 aggregator.reset()
-                seen.removeAll()
+                duplicates.removeAll()
                 metrics.roundsFailed.increment()
                 logger.warning("round \(round) failed: \(result.reason ?? "")")
                 try store.finishRound(
@@ -63,7 +63,7 @@ extension AggregatorCore {
             case .finish:
                 finished = true
                 logger.info("task \(spec.task) finished after \(machine.completedRounds) rounds")
-            case .accept, .duplicate, .reject:
+            case .accept, .reject:
                 break  // handled where updates are received
             }
         }
@@ -71,14 +71,14 @@ extension AggregatorCore {
     }
 
     /// Applies the round's aggregate: new model, checkpoint, durable round record, then the messages.
-    func aggregate(round: UInt32, participants: [String], now: Int64) throws(StoreError)
+    func aggregate(round: UInt32, participants: [String], now: Int64) throws
         -> (messages: [Outgoing], next: [RoundMachine.Action])
     {
         let started = ContinuousClock.now
         var next = model
         let report: AggregationReport
         do { report = try aggregator.apply(to: &next, optimizer: &optimizer) } catch {
-            throw StoreError("aggregating round \(round): \(error)")
+            throw AggregationFailure("aggregating round \(round)", underlying: error)
         }
         model = next
         let applied = ContinuousClock.now
@@ -98,7 +98,7 @@ extension AggregatorCore {
         let recorded = ContinuousClock.now
         payloadsToPrune = true
         aggregator.reset()
-        seen.removeAll()
+        duplicates.removeAll()
         lastMetrics = result
         metrics.roundsAggregated.increment()
         metrics.modelNorm.record(result.modelNorm)

@@ -9,7 +9,7 @@ extension AggregatorCore {
     func validate(_ payload: UnsafeRawBufferPointer, topic: String) -> Validation {
         guard let device = topics.device(inUpdateTopic: topic), Topics.isValidID(device) else { return .badTopic }
         guard payload.count <= config.limits.maxUpdateBytes else {
-            return .rejected(device: device, round: 0, reason: "too_large")
+            return .rejected(device: device, round: UpdateDecoder.claimedRound(payload) ?? 0, reason: "too_large")
         }
         let decoded: DecodedUpdate
         do {
@@ -35,6 +35,19 @@ extension AggregatorCore {
         case valid(device: String, update: DecodedUpdate)
     }
 
+    /// An update message over the size limit, of which only its first bytes were kept: refused as `too_large`
+    /// (to the round it claims, so the answer reaches the sender's pending update), without reading the rest.
+    public func receive(oversized size: Int, prefix: UnsafeRawBufferPointer, topic: String, now: Int64) {
+        metrics.bytesIn.increment(by: size)
+        guard let device = topics.device(inUpdateTopic: topic), Topics.isValidID(device) else {
+            metrics.rejected("bad_topic")
+            return
+        }
+        logger.info(
+            "rejected an update of \(size) bytes from \(device): over the \(config.limits.maxUpdateBytes)-byte limit")
+        reject(device: device, round: UpdateDecoder.claimedRound(prefix) ?? 0, reason: "too_large", now: now)
+    }
+
     /// Validates and stages one update message (acknowledged by the next ``commit(now:)``).
     public func receive(update payload: UnsafeRawBufferPointer, topic: String, now: Int64) {
         metrics.bytesIn.increment(by: payload.count)
@@ -52,19 +65,19 @@ extension AggregatorCore {
             decoded = update
         }
         let header = decoded.header
-        let key = "\(header.round)/\(device)"
-        // The current round's accepted updates are all in `seen`; only resends for older rounds need the database.
-        let current = role == "shard" ? following?.round : machine.round
-        if seen.contains(key)
-            || (header.round != current
-                && (try? store.hasUpdate(task: spec.task, round: header.round, device: device)) == true)
-        {
+        let current = role.shardID != nil ? following?.round : machine.round
+        let resent: Bool
+        do { resent = try duplicates.contains(round: header.round, device: device, current: current) } catch {
+            logger.error("checking \(device)'s update for round \(header.round) against the state: \(error)")
+            resent = false
+        }
+        if resent {
             metrics.duplicates.increment()
             stagedAcks.append(ack(device, header.round, .duplicate))
             return
         }
         let actions: [RoundMachine.Action]
-        if role == "shard" {
+        if role.shardID != nil {
             actions = [shardDecision(device: device, header: header, now: now)]
         } else {
             actions = machine.handle(
@@ -84,7 +97,7 @@ extension AggregatorCore {
                     reject(device: device, round: round, reason: "invalid_update", now: now)
                     continue
                 }
-                seen.insert(key)
+                duplicates.insert(round: round, device: device)
                 roundBytes += payload.count
                 stagedAccepted.append(
                     StateStore.AcceptedUpdate(
@@ -93,9 +106,6 @@ extension AggregatorCore {
                 stagedAcks.append(ack(device, round, .accepted))
                 metrics.accepted.increment()
                 partialDirty = true
-            case .duplicate(_, let round):
-                metrics.duplicates.increment()
-                stagedAcks.append(ack(device, round, .duplicate))
             case .reject(_, let round, let reason):
                 reject(device: device, round: round, reason: reason.rawValue, now: now)
             default:
@@ -142,7 +152,7 @@ extension AggregatorCore {
 
     /// Makes the staged batch durable (one transaction), then returns its acknowledgements and the results of the
     /// round logic it triggered.
-    public func commit(now: Int64) throws(StoreError) -> [Outgoing] {
+    public func commit(now: Int64) throws -> [Outgoing] {
         lastCommitAccepted = 0
         guard let batch = takeStaged() else { return [] }
         try batch.persist()
@@ -168,7 +178,7 @@ extension AggregatorCore {
 
     /// After ``StagedBatch/persist()``: the batch's acknowledgements (unless the caller already sent them:
     /// `acknowledgements: false`) and whatever its round actions publish.
-    public func finish(_ batch: StagedBatch, now: Int64, acknowledgements: Bool = true) throws(StoreError)
+    public func finish(_ batch: StagedBatch, now: Int64, acknowledgements: Bool = true) throws
         -> [Outgoing]
     {
         lastCommitAccepted = batch.accepted.count
@@ -178,31 +188,31 @@ extension AggregatorCore {
         return out
     }
 
-    /// Time passed: deadlines become round actions, staged for the next batch (``tick(now:)`` also commits).
+    /// Time passed: deadlines become round actions, staged for the next batch; a root that waited for the
+    /// shards' partials after a restart stops waiting. A shard has no rounds of its own.
     public func advance(now: Int64) {
+        guard role.runsRounds else { return }
         deferred += machine.handle(.tick(now: now))
+        guard let pending = rootPending, partialsCover(pending.participants) || now >= pending.notAfter else { return }
+        let covered = Set(latestPartials.values.flatMap(\.devices))
+        let available = pending.participants.filter(covered.contains)
+        if available.isEmpty {
+            // No shard has republished: keep waiting rather than publish an empty round.
+            rootPending?.notAfter = now + role.graceMilliseconds
+            logger.warning("round \(pending.round): no partials from the shards yet")
+        } else {
+            if available.count < pending.participants.count {
+                logger.warning("round \(pending.round): aggregating without partials for some participants")
+            }
+            rootPending = nil
+            deferred.append(.aggregate(round: pending.round, participants: available))
+        }
     }
 
-    /// Time passed: deadlines, a shard's partials, a root's wait for partials.
-    public func tick(now: Int64) throws(StoreError) -> [Outgoing] {
-        if role == "shard" { return try commit(now: now) + shardPartial(now: now) }
+    /// Time passed, in one step (for tools and tests): ``advance(now:)``, a commit, and a shard's partial.
+    public func tick(now: Int64) throws -> [Outgoing] {
         advance(now: now)
-        if let pending = rootPending, partialsCover(pending.participants) || now >= pending.notAfter {
-            let covered = Set(latestPartials.values.flatMap(\.devices))
-            let available = pending.participants.filter(covered.contains)
-            if available.isEmpty {
-                // No shard has republished: keep waiting rather than publish an empty round.
-                rootPending?.notAfter = now + Int64(config.hierarchy.graceS * 1_000)
-                logger.warning("round \(pending.round): no partials from the shards yet")
-            } else {
-                if available.count < pending.participants.count {
-                    logger.warning("round \(pending.round): aggregating without partials for some participants")
-                }
-                rootPending = nil
-                deferred.append(.aggregate(round: pending.round, participants: available))
-            }
-        }
-        return try commit(now: now)
+        return try commit(now: now) + shardPartial(now: now)
     }
 }
 
@@ -234,7 +244,7 @@ public struct StagedBatch: Sendable {
 
     /// Commits the batch to SQLite (one transaction, fsync'd). Safe on any thread; batches are persisted one
     /// at a time, in order.
-    public func persist() throws(StoreError) {
+    public func persist() throws {
         let started = ContinuousClock.now
         try store.record(task: task, accepted: accepted, rejected: rejected)
         metrics.commitTime.record(ContinuousClock.now - started)

@@ -47,8 +47,8 @@ public final class AggregatorCore {
     var stagedRejected: [StateStore.Rejection] = []
     var stagedAcks: [Outgoing] = []
     var deferred: [RoundMachine.Action] = []
-    /// (round, device) pairs staged or committed in the current round, for duplicates.
-    var seen: Set<String> = []
+    /// The one duplicate check.
+    var duplicates: DuplicateFilter
     /// When the current round was announced (ms), and update bytes it received.
     var roundStarted: Int64 = 0
     var roundBytes = 0
@@ -57,8 +57,8 @@ public final class AggregatorCore {
     public internal(set) var lastMetrics: RoundMetrics?
     /// Whether `maxRounds` was reached.
     public internal(set) var finished = false
-    /// Hierarchy role: single, shard or root.
-    let role: String
+    /// Single, shard or root.
+    let role: AggregatorRole
     /// Shard: the root's round announcement being followed.
     var following: RoundAnnouncement?
     /// Shard: publication counter and timing of partials.
@@ -77,25 +77,24 @@ public final class AggregatorCore {
     let evaluation: CentralEvaluation?
 
     /// Opens the state in `config.stateDir` and restores the task if it was served before.
-    public init(config: AggregatorConfig, metrics: AggregatorMetrics, logger: Logger) throws(StoreError) {
+    public init(config: AggregatorConfig, metrics: AggregatorMetrics, logger: Logger) throws {
         self.config = config
-        role = config.hierarchy.role
+        role = config.role
         spec = config.task.hash == nil ? config.task.sealed() : config.task
         topics = Topics(prefix: config.prefix, task: spec.task)
         self.logger = logger
         self.metrics = metrics
         try makeDirectory(config.stateDir)
         store = try StateStore(path: config.stateDir + "/aggregator.sqlite")
+        duplicates = DuplicateFilter(store: store, task: spec.task)
         checkpoints = try CheckpointStore(directory: config.stateDir + "/checkpoints")
-        do {
-            decoder = try UpdateDecoder()
-            encoder = try UpdateEncoder(level: spec.codec.zstdLevel)
-        } catch { throw StoreError("codec: \(error)") }
+        decoder = try UpdateDecoder()
+        encoder = try UpdateEncoder(level: spec.codec.zstdLevel)
         let dimension = spec.dimension
         aggregator = RoundAggregator(config: config.strategy, dimension: dimension)
         if let recording = config.evaluation.recording {
             do { evaluation = try CentralEvaluation(recording: recording, spec: spec) } catch {
-                throw StoreError("evaluation.recording: \(error)")
+                throw CentralEvaluation.Failure(description: "evaluation.recording: \(error)")
             }
             logger.info("central evaluation on \(evaluation!.count) labelled windows of \(recording)")
         } else {
@@ -103,7 +102,8 @@ public final class AggregatorCore {
         }
         if let record = try store.task(spec.task) {
             guard let stored = try? TaskSpec.decode(record.spec), stored.hash == spec.hash else {
-                throw StoreError(
+                throw StateError(
+                    .conflict,
                     "\(config.stateDir) holds task '\(spec.task)' with another specification; use another state_dir or task id"
                 )
             }
@@ -132,7 +132,9 @@ public final class AggregatorCore {
             try store.saveTask(spec.task, spec: spec.json, machine: snapshotJSON, modelRound: 0, checkpoint: path)
             logger.info("new task \(spec.task): \(dimension) parameters, \(config.strategy.kind.rawValue)")
         }
-        for update in try store.pendingUpdates(task: spec.task) { seen.insert("\(update.round)/\(update.device)") }
+        for update in try store.pendingUpdates(task: spec.task) {
+            duplicates.insert(round: update.round, device: update.device)
+        }
     }
 
     /// The machine's snapshot without its accepted updates (those are the durable updates beyond the watermark):
@@ -144,12 +146,12 @@ public final class AggregatorCore {
     }
 
     /// Folds the durable, not yet aggregated updates back into the aggregate (after a restart).
-    func rebuildAggregate() throws(StoreError) {
+    func rebuildAggregate() throws {
         aggregator.reset()
         for pending in try store.pendingUpdates(task: spec.task) {
             let decoded: DecodedUpdate
             do { decoded = try pending.payload.withUnsafeBytes { try decoder.decode($0) } } catch {
-                throw StoreError("a stored update of \(pending.device) no longer decodes: \(error)")
+                throw StateError(.corrupt, "a stored update of \(pending.device) no longer decodes", underlying: error)
             }
             do {
                 try aggregator.add(
@@ -158,7 +160,7 @@ public final class AggregatorCore {
                         weight: pending.weight,
                         staleness: pending.staleness))
             } catch {
-                throw StoreError("a stored update of \(pending.device) is invalid: \(error)")
+                throw StateError(.corrupt, "a stored update of \(pending.device) is invalid", underlying: error)
             }
         }
     }
@@ -176,8 +178,8 @@ public final class AggregatorCore {
 
     /// Starts (or resumes): the retained messages to (re)publish and the round to announce. A shard publishes
     /// nothing: it follows the root's announcements.
-    public func start(now: Int64) throws(StoreError) -> [Outgoing] {
-        if role == "shard" { return [] }
+    public func start(now: Int64) throws -> [Outgoing] {
+        if role.shardID != nil { return [] }
         let actions = machine.handle(.start(now: now))
         var out = [
             Outgoing(topic: topics.spec, payload: spec.json, retain: true),
@@ -201,10 +203,8 @@ public final class AggregatorCore {
 
     /// The retained model message; its round is the round that trains on it (after round r: r + 1, even when no
     /// round r + 1 follows).
-    func modelMessage(round: UInt32? = nil) throws(StoreError) -> Outgoing {
-        do {
-            let bytes = try encoder.encodeModel(task: spec.task, round: round ?? machine.round, parameters: model)
-            return Outgoing(topic: topics.model, payload: bytes, retain: true)
-        } catch { throw StoreError("encoding the model: \(error)") }
+    func modelMessage(round: UInt32? = nil) throws -> Outgoing {
+        let bytes = try encoder.encodeModel(task: spec.task, round: round ?? machine.round, parameters: model)
+        return Outgoing(topic: topics.model, payload: bytes, retain: true)
     }
 }

@@ -20,6 +20,7 @@ public final class AggregatorMetrics: Sendable {
     let evaluationLoss: CoreMetrics.Gauge
     let aggregationTime: CoreMetrics.Timer
     let commitTime: CoreMetrics.Timer
+    let inboxShed: CoreMetrics.Gauge
 
     /// Metrics in a registry of their own.
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -42,6 +43,7 @@ public final class AggregatorMetrics: Sendable {
         evaluationLoss = CoreMetrics.Gauge(label: "tributary_evaluation_loss", factory: factory)
         aggregationTime = CoreMetrics.Timer(label: "tributary_aggregation_seconds", factory: factory)
         commitTime = CoreMetrics.Timer(label: "tributary_commit_seconds", factory: factory)
+        inboxShed = CoreMetrics.Gauge(label: "tributary_inbox_shed_total", factory: factory)
     }
 
     /// Counts a rejected update under its reason.

@@ -5,32 +5,48 @@ public import Logging
 import MQTT
 public import ServiceLifecycle
 import Synchronization
+import SystemSupport
 
-/// `tributary-aggregator` as a service: connects to the broker, subscribes to the task's updates (through a
-/// shared subscription when sharded) and to device statuses, drives an ``AggregatorCore`` from one task, and
-/// serves `/metrics` and `/status`. On graceful shutdown (SIGTERM) it stops taking messages, commits and
-/// acknowledges what it holds, and exits; everything accepted is already durable, so a restart resumes the round.
+/// `tributary-aggregator`'s rounds as a service: connects to the broker, subscribes to what its role takes in
+/// (``AggregatorRole/inputs(_:limits:)``), and drives an ``AggregatorCore`` from one loop for every role. Messages
+/// arrive in a bounded inbox (the network thread waits for room, then sheds: an unacknowledged update is resent
+/// by its device); durable work (SQLite commits, checkpoints, round actions) runs on a dedicated thread, not the
+/// cooperative pool. On graceful shutdown (SIGTERM) it stops taking messages, commits and acknowledges what it
+/// holds, and exits; everything accepted is already durable, so a restart resumes the round.
 public final class AggregatorService: Service, Sendable {
     let config: AggregatorConfig
     let logger: Logger
     /// The service's metrics.
     public let metrics: AggregatorMetrics
-    let inbox = Inbox()
-    let statusJSON = Mutex<[UInt8]>(Array("{}".utf8))
+    let board: StatusBoard
+    let inbox: Inbox<Item>
+    let worker = WorkerThread()
     let failure = Mutex<(any Error)?>(nil)
     let accepted = Atomic<Int>(0)
-    /// The batch being committed while the next one is received (single role; see ``pipeline(_:core:client:)``).
+    /// The batch being committed while the next one is received (see ``overlap(_:core:client:)``).
     let committing = Mutex<(batch: StagedBatch, commit: Task<Void, any Error>)?>(nil)
     var inFlight: (batch: StagedBatch, commit: Task<Void, any Error>)? {
         get { committing.withLock { $0 } }
         set { committing.withLock { $0 = newValue } }
     }
 
-    /// Creates the service; nothing happens until ``run()``.
-    public init(config: AggregatorConfig, logger: Logger, metrics: AggregatorMetrics = AggregatorMetrics()) {
+    /// A message taken in, as the network thread handed it over.
+    enum Item: Sendable {
+        case message(AggregatorRole.Input, topic: String, payload: [UInt8])
+        /// A message over its kind's limit: only its size and first bytes were kept.
+        case oversized(AggregatorRole.Input, topic: String, size: Int, prefix: [UInt8])
+    }
+
+    /// Creates the service; nothing happens until ``run()``. `board` receives the `/status` document.
+    public init(
+        config: AggregatorConfig, logger: Logger, metrics: AggregatorMetrics = AggregatorMetrics(),
+        board: StatusBoard = StatusBoard()
+    ) {
         self.config = config
         self.logger = logger
         self.metrics = metrics
+        self.board = board
+        inbox = Inbox(capacity: config.limits.inboxMessages, maxBytes: config.limits.inboxBytes)
     }
 
     /// Updates accepted and durably committed since the service started (their acknowledgements follow).
@@ -41,6 +57,7 @@ public final class AggregatorService: Service, Sendable {
 
     /// Runs until shutdown or until `maxRounds` is reached.
     public func run() async throws {
+        defer { worker.stop() }
         do {
             try await serve()
         } catch {
@@ -51,7 +68,10 @@ public final class AggregatorService: Service, Sendable {
     }
 
     func serve() async throws {
-        let core = try AggregatorCore(config: config, metrics: metrics, logger: logger)
+        let role = config.role
+        let core = try await worker.run { [config, metrics, logger] in
+            try AggregatorCore(config: config, metrics: metrics, logger: logger)
+        }
         let topics = Topics(prefix: config.prefix, task: core.task.task)
         var configuration = try config.broker.mqttConfiguration(clientID: "tributary-aggregator", cleanSession: false)
         configuration.maxInFlight = 4_096
@@ -60,62 +80,24 @@ public final class AggregatorService: Service, Sendable {
         try await client.connect()
         logger.info("connected to \(config.broker.address) as \(configuration.clientID)")
         let inbox = self.inbox
-        let maxBytes = config.limits.maxUpdateBytes
-        let role = config.hierarchy.role
-        if role != "root" {
-            let updates = role == "shard" ? topics.sharedUpdates(group: config.hierarchy.group) : topics.updates
-            try await client.subscribe(updates, qos: .atLeastOnce) { topic, payload in
-                // Oversized messages are rejected without copying them whole.
-                let bytes = payload.count <= maxBytes ? Array(payload) : Array(payload.prefix(64))
-                inbox.put(.update(topic: String(cString: topic), payload: bytes))
-            }
-        }
-        if role == "shard" {
-            try await client.subscribe(topics.round, qos: .atLeastOnce) { _, payload in
-                inbox.put(.round(payload: Array(payload.prefix(1 << 20))))
-            }
-        } else {
-            try await client.subscribe(topics.deviceStatuses, qos: .atLeastOnce) { topic, payload in
-                inbox.put(.status(topic: String(cString: topic), payload: Array(payload.prefix(4_096))))
-            }
-        }
-        if role == "root" {
-            try await client.subscribe(topics.partials, qos: .atLeastOnce) { topic, payload in
-                inbox.put(.partial(topic: String(cString: topic), payload: Array(payload)))
+        for (filter, input, limit) in role.inputs(topics, limits: config.limits) {
+            try await client.subscribe(filter, qos: .atLeastOnce) { topic, payload in
+                let name = String(cString: topic)
+                // An oversized message is never copied whole: its size and first bytes tell the sender why.
+                let item: Item =
+                    payload.count <= limit
+                    ? .message(input, topic: name, payload: Array(payload))
+                    : .oversized(input, topic: name, size: payload.count, prefix: Array(payload.prefix(128)))
+                inbox.put(item, bytes: Swift.min(payload.count, limit), waitForRoom: .milliseconds(100))
             }
         }
 
-        var out = try core.start(now: Self.now())
-        updateStatus(core, topics: topics)
-        try await publish(out, client)
-        let http = try startHTTP()
-        defer { http?.cancel() }
-
+        try await publish(try await worker.run { try core.start(now: Self.now()) }, client)
+        updateStatus(core)
         await withGracefulShutdownHandler {
             do {
                 while !Task.isCancelled && !core.finished && !inbox.isClosed {
-                    // While a batch is being committed, look again soon: its acknowledgements wait for us.
-                    var items = await inbox.take(timeout: .milliseconds(self.inFlight == nil ? 100 : 1))
-                    if items.isEmpty { core.idle() }
-                    // Group commit: gather up to 5 ms (or 512 messages) behind the first, so one transaction and
-                    // one fsync cover many updates under load; an idle aggregator still answers within 5 ms.
-                    if !items.isEmpty {
-                        let gatherUntil = ContinuousClock.now + .milliseconds(5)
-                        while items.count < 512, ContinuousClock.now < gatherUntil, !inbox.isClosed {
-                            let more = await inbox.take(
-                                timeout: gatherUntil - ContinuousClock.now, max: 512 - items.count)
-                            if more.isEmpty { break }
-                            items += more
-                        }
-                    }
-                    if role == "single" {
-                        try await self.pipeline(items, core: core, client: client)
-                    } else {
-                        try await self.process(items, core: core, client: client)
-                        out = try core.tick(now: Self.now())
-                        try await self.publish(out, client)
-                    }
-                    self.updateStatus(core, topics: topics)
+                    try await self.pass(core: core, client: client, role: role)
                 }
             } catch {
                 self.failure.withLock { $0 = error }
@@ -124,11 +106,14 @@ public final class AggregatorService: Service, Sendable {
             inbox.close()
         }
         // Whatever arrived before the shutdown is committed and acknowledged.
-        if error == nil, (try? await settle(core: core, client: client)) == nil {
-            failure.withLock { $0 = $0 ?? StoreError("the last batch could not be committed") }
-        }
         if error == nil {
-            try await process(inbox.takeNow(max: .max) ?? [], core: core, client: client)
+            do {
+                try await settle(core: core, client: client)
+                try await receive(inbox.takeNow() ?? [], core: core, client: client, now: Self.now())
+                try await commit(core: core, client: client, overlap: false)
+            } catch {
+                failure.withLock { $0 = $0 ?? error }
+            }
         }
         _ = await client.drain(timeout: .seconds(10))
         await client.disconnect()
@@ -136,45 +121,66 @@ public final class AggregatorService: Service, Sendable {
         logger.info("aggregator stopped at round \(core.round) (\(core.phase))")
     }
 
-    func process(_ items: [Inbox.Item], core: AggregatorCore, client: MQTTClient) async throws {
-        guard !items.isEmpty else { return }
+    /// One pass of the loop, the same for every role: take a batch of messages, hand them to the core, let
+    /// time pass (deadlines, a root's wait), commit, publish what follows (a shard's partial last, once what it
+    /// sums is durable).
+    func pass(core: AggregatorCore, client: MQTTClient, role: AggregatorRole) async throws {
+        // While a batch is being committed, look again soon: its acknowledgements wait for us.
+        var items = await inbox.take(timeout: .milliseconds(inFlight == nil ? 100 : 1), max: 512)
+        if items.isEmpty { try await worker.run { core.idle() } }
+        // Group commit: gather up to 5 ms (or 512 messages) behind the first, so one transaction and one fsync
+        // cover many updates under load; an idle aggregator still answers within 5 ms.
+        if !items.isEmpty {
+            let gatherUntil = ContinuousClock.now + .milliseconds(5)
+            while items.count < 512, ContinuousClock.now < gatherUntil, !inbox.isClosed {
+                let more = await inbox.take(timeout: gatherUntil - ContinuousClock.now, max: 512 - items.count)
+                if more.isEmpty { break }
+                items += more
+            }
+        }
         let now = Self.now()
         try await receive(items, core: core, client: client, now: now)
-        let out = try core.commit(now: now)
-        accepted.add(core.lastCommitAccepted, ordering: .releasing)
-        try await publish(out, client)
+        core.advance(now: now)
+        try await commit(core: core, client: client, overlap: role.overlapsCommits)
+        try await publish(core.shardPartial(now: now), client)
+        metrics.inboxShed.record(inbox.shed)
+        updateStatus(core)
     }
 
     /// Hands each message to the core (a shard's round announcement may publish at once).
-    func receive(_ items: [Inbox.Item], core: AggregatorCore, client: MQTTClient, now: Int64) async throws {
+    func receive(_ items: [Item], core: AggregatorCore, client: MQTTClient, now: Int64) async throws {
         for item in items {
             switch item {
-            case .update(let topic, let payload):
+            case .message(.update, let topic, let payload):
                 payload.withUnsafeBytes { core.receive(update: $0, topic: topic, now: now) }
-            case .status(let topic, let payload):
+            case .message(.status, let topic, let payload):
                 _ = core.receive(status: payload, topic: topic, now: now)
-            case .partial(let topic, let payload):
+            case .message(.partial, let topic, let payload):
                 core.receive(partial: payload, topic: topic, now: now)
-            case .round(let payload):
-                try await publish(try core.receive(round: payload, now: now), client)
+            case .message(.round, _, let payload):
+                try await publish(try await worker.run { try core.receive(round: payload, now: now) }, client)
+            case .oversized(.update, let topic, let size, let prefix):
+                prefix.withUnsafeBytes { core.receive(oversized: size, prefix: $0, topic: topic, now: now) }
+            case .oversized(let input, let topic, let size, _):
+                metrics.rejected("too_large")
+                logger.warning("ignoring a \(input) message of \(size) bytes on \(topic): over its limit")
             }
         }
     }
 
-    /// Receives a batch while the previous one is being made durable, then finishes that one (its
-    /// acknowledgements go out) and starts committing this one. A batch with round actions (an aggregation, a
-    /// new round) is committed and finished at once, so a round only ever aggregates durable updates.
-    func pipeline(_ items: [Inbox.Item], core: AggregatorCore, client: MQTTClient) async throws {
-        let now = Self.now()
-        try await receive(items, core: core, client: client, now: now)
-        core.advance(now: now)
+    /// Waits for the batch being committed (if any) and finishes it, then commits what is staged now. With
+    /// `overlap`, a batch without round actions is committed while the loop receives the next; a batch with
+    /// round actions (an aggregation, a new round) is committed and finished at once, so a round only ever
+    /// aggregates durable updates.
+    func commit(core: AggregatorCore, client: MQTTClient, overlap: Bool) async throws {
         try await settle(core: core, client: client)
         guard let batch = core.takeStaged() else { return }
-        if batch.hasActions {
-            try batch.persist()
-            try await finish(batch, core: core, client: client)
+        if overlap && !batch.hasActions {
+            let worker = worker
+            inFlight = (batch, Task { try await worker.run { try batch.persist() } })
         } else {
-            inFlight = (batch, Task.detached { try batch.persist() })
+            try await worker.run { try batch.persist() }
+            try await finish(batch, core: core, client: client)
         }
     }
 
@@ -191,7 +197,8 @@ public final class AggregatorService: Service, Sendable {
     func finish(_ batch: StagedBatch, core: AggregatorCore, client: MQTTClient) async throws {
         accepted.add(batch.acceptedCount, ordering: .releasing)
         try await publish(batch.acknowledgements, client)
-        try await publish(try core.finish(batch, now: Self.now(), acknowledgements: false), client)
+        let now = Self.now()
+        try await publish(try await worker.run { try core.finish(batch, now: now, acknowledgements: false) }, client)
     }
 
     func publish(_ messages: [Outgoing], _ client: MQTTClient) async throws {
@@ -201,42 +208,35 @@ public final class AggregatorService: Service, Sendable {
         }
     }
 
-    func startHTTP() throws -> Task<Void, Never>? {
-        guard config.http.port != 0 else { return nil }
-        let server = try StatusServer(
-            host: config.http.host, port: config.http.port, metrics: metrics,
-            status: { [self] in self.statusJSON.withLock { $0 } })
-        logger.info("status and metrics on http://\(config.http.host):\(config.http.port)/status and /metrics")
-        let logger = self.logger
-        return Task {
-            do { try await server.run() } catch {
-                if !Task.isCancelled { logger.error("status endpoint stopped: \(error)") }
-            }
-        }
-    }
-
-    func updateStatus(_ core: AggregatorCore, topics: Topics) {
+    func updateStatus(_ core: AggregatorCore) {
         struct Status: Encodable {
             var task: String
             var round: UInt32
             var phase: String
+            var role: String
             var pendingUpdates: Int
             var strategy: String
             var dimension: Int
             var modelHash: String
+            var inboxShed: Int
             var lastRound: RoundMetrics?
         }
         let status = Status(
-            task: core.task.task, round: core.round, phase: "\(core.phase)", pendingUpdates: core.pendingCount,
-            strategy: config.strategy.kind.rawValue, dimension: core.task.dimension,
-            modelHash: "\(HexHash(core.machine.modelHash))", lastRound: core.lastMetrics)
+            task: core.task.task, round: core.round, phase: "\(core.phase)", role: config.hierarchy.role,
+            pendingUpdates: core.pendingCount, strategy: config.strategy.kind.rawValue,
+            dimension: core.task.dimension, modelHash: "\(HexHash(core.machine.modelHash))", inboxShed: inbox.shed,
+            lastRound: core.lastMetrics)
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys]
-        let bytes = Array((try? encoder.encode(status)) ?? Data("{}".utf8))
-        statusJSON.withLock { $0 = bytes }
+        board.post(Array((try? encoder.encode(status)) ?? Data("{}".utf8)))
     }
 
     /// Milliseconds since the Unix epoch.
     static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000) }
 }
+
+/// `@unchecked Sendable`: the core is not thread-safe, and is used by one party at a time: the service's loop
+/// awaits each job it hands to the worker thread before it touches the core again. The one overlap, a batch
+/// committed while the next is received, touches the state database only (GRDB serialises it).
+extension AggregatorCore: @unchecked Sendable {}

@@ -85,7 +85,7 @@ public struct CheckpointStore: Sendable {
     public var keep = 5
 
     /// Uses (and creates) `directory`.
-    public init(directory: String) throws(StoreError) {
+    public init(directory: String) throws(StateError) {
         self.directory = directory
         try makeDirectory(directory)
     }
@@ -95,18 +95,24 @@ public struct CheckpointStore: Sendable {
 
     /// Writes a checkpoint atomically; returns its path.
     @discardableResult
-    public func write(_ checkpoint: Checkpoint, task: String) throws(StoreError) -> String {
+    public func write(_ checkpoint: Checkpoint, task: String) throws(StateError) -> String {
         let final = path(task: task, round: checkpoint.round)
-        do { try FileIO.replace(final, with: checkpoint.bytes) } catch { throw StoreError(error.description) }
+        do { try FileIO.replace(final, with: checkpoint.bytes) } catch {
+            throw StateError(.file, "cannot write the checkpoint \(final)", underlying: error)
+        }
         prune(task: task, newest: checkpoint.round)
         return final
     }
 
     /// Reads a checkpoint file.
-    public func read(_ path: String) throws(StoreError) -> Checkpoint {
+    public func read(_ path: String) throws(StateError) -> Checkpoint {
         let bytes: [UInt8]
-        do { bytes = try FileIO.readAll(path) } catch { throw StoreError(error.description) }
-        do { return try Checkpoint(bytes: bytes) } catch { throw StoreError("\(path): \(error)") }
+        do { bytes = try FileIO.readAll(path) } catch {
+            throw StateError(.file, "cannot read the checkpoint \(path)", underlying: error)
+        }
+        do { return try Checkpoint(bytes: bytes) } catch {
+            throw StateError(.corrupt, "the checkpoint \(path) is damaged", underlying: error)
+        }
     }
 
     func prune(task: String, newest: UInt32) {
@@ -122,16 +128,8 @@ extension UInt32 {
 }
 
 /// Creates a directory and its parents.
-func makeDirectory(_ path: String) throws(StoreError) {
-    do { try FileIO.makeDirectories(path) } catch { throw StoreError(error.description) }
-}
-
-/// A failure of the aggregator's durable state (database or checkpoint files).
-public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// What happened.
-    public var message: String
-    /// Creates an error.
-    public init(_ message: String) { self.message = message }
-    /// The message.
-    public var description: String { message }
+func makeDirectory(_ path: String) throws(StateError) {
+    do { try FileIO.makeDirectories(path) } catch {
+        throw StateError(.file, "cannot create \(path)", underlying: error)
+    }
 }

@@ -13,7 +13,7 @@ public final class StateStore: Sendable {
     let queue: DatabaseQueue
 
     /// Opens (creating and migrating) the database at `path`.
-    public init(path: String) throws(StoreError) {
+    public init(path: String) throws(StateError) {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
@@ -24,7 +24,7 @@ public final class StateStore: Sendable {
             try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
             try Self.migrator.migrate(queue)
         } catch {
-            throw StoreError("cannot open the state database \(path): \(error)")
+            throw StateError(.database, "cannot open the state database \(path)", underlying: error)
         }
     }
 
@@ -73,7 +73,7 @@ public final class StateStore: Sendable {
     }
 
     /// The task, if it was served before.
-    public func task(_ id: String) throws(StoreError) -> TaskRecord? {
+    public func task(_ id: String) throws(StateError) -> TaskRecord? {
         try read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM tasks WHERE id = ?", arguments: [id]) else {
                 return nil
@@ -133,7 +133,7 @@ public final class StateStore: Sendable {
     /// Records a batch of accepted and rejected updates in one transaction (a group commit: one fsync for the
     /// batch). The device registry's counters for accepted updates are brought up to date when the round ends
     /// (one statement instead of one per update).
-    public func record(task: String, accepted: [AcceptedUpdate], rejected: [Rejection]) throws(StoreError) {
+    public func record(task: String, accepted: [AcceptedUpdate], rejected: [Rejection]) throws(StateError) {
         try write { db in
             // Prepared once per connection (GRDB caches them): a batch of a thousand updates is a thousand binds,
             // not a thousand parses.
@@ -163,7 +163,7 @@ public final class StateStore: Sendable {
     }
 
     /// Saves the round machine's snapshot.
-    public func saveMachine(task: String, machine: [UInt8]) throws(StoreError) {
+    public func saveMachine(task: String, machine: [UInt8]) throws(StateError) {
         try write { db in
             try db.execute(
                 sql: "UPDATE tasks SET machine = ?, updated_at = ? WHERE id = ?",
@@ -182,7 +182,7 @@ public final class StateStore: Sendable {
     }
 
     /// Notes a device's status (online/offline).
-    public func deviceStatus(_ device: String, status: String, at: Int64) throws(StoreError) {
+    public func deviceStatus(_ device: String, status: String, at: Int64) throws(StateError) {
         try write { db in
             try db.execute(
                 sql: """
@@ -194,7 +194,7 @@ public final class StateStore: Sendable {
     }
 
     /// Whether an update of `device` for `round` was accepted before (resends are answered as duplicates).
-    public func hasUpdate(task: String, round: UInt32, device: String) throws(StoreError) -> Bool {
+    public func hasUpdate(task: String, round: UInt32, device: String) throws(StateError) -> Bool {
         try read { db in
             try Bool.fetchOne(
                 db, sql: "SELECT 1 FROM updates WHERE task = ? AND round = ? AND device = ?",
@@ -203,7 +203,7 @@ public final class StateStore: Sendable {
     }
 
     /// Accepted updates not yet aggregated, in arrival order (to rebuild the aggregate after a restart).
-    public func pendingUpdates(task: String) throws(StoreError) -> [AcceptedUpdate] {
+    public func pendingUpdates(task: String) throws(StateError) -> [AcceptedUpdate] {
         try read { db in
             try Row.fetchAll(
                 db,
@@ -223,7 +223,7 @@ public final class StateStore: Sendable {
 
     /// Registers a task (first start) or updates its specification.
     public func saveTask(_ id: String, spec: [UInt8], machine: [UInt8], modelRound: UInt32, checkpoint: String?)
-        throws(StoreError)
+        throws(StateError)
     {
         try write { db in
             try db.execute(
@@ -245,7 +245,7 @@ public final class StateStore: Sendable {
     public func finishRound(
         task: String, round: UInt32, status: String, participants: [String], totalWeight: Double,
         modelHash: String, checkpoint: String?, metrics: [UInt8], machine: [UInt8], at: Int64
-    ) throws(StoreError) {
+    ) throws(StateError) {
         try write { db in
             try db.execute(
                 sql: """
@@ -293,7 +293,7 @@ public final class StateStore: Sendable {
 
     /// Deletes the payloads of aggregated updates (behind the watermark). Not needed for correctness (they are
     /// never read again), so the service runs it when idle rather than on a round's critical path.
-    public func prunePayloads(task: String) throws(StoreError) {
+    public func prunePayloads(task: String) throws(StateError) {
         try write { db in
             try db.execute(
                 sql: "DELETE FROM payloads WHERE id <= (SELECT watermark FROM tasks WHERE id = ?)", arguments: [task])
@@ -301,12 +301,12 @@ public final class StateStore: Sendable {
     }
 
     /// Shard: marks the updates of rounds before `round` as forwarded to the root (their payloads dropped).
-    public func markForwarded(task: String, before round: UInt32) throws(StoreError) {
+    public func markForwarded(task: String, before round: UInt32) throws(StateError) {
         try write { db in try Self.advanceWatermark(db, task: task, through: round) }
     }
 
     /// The latest metrics messages, newest first.
-    public func recentMetrics(task: String, limit: Int = 10) throws(StoreError) -> [[UInt8]] {
+    public func recentMetrics(task: String, limit: Int = 10) throws(StateError) -> [[UInt8]] {
         try read { db in
             try Data.fetchAll(
                 db, sql: "SELECT json FROM metrics WHERE task = ? ORDER BY round DESC LIMIT ?",
@@ -324,7 +324,7 @@ public final class StateStore: Sendable {
     }
 
     /// How many devices are known and online.
-    public func deviceCounts() throws(StoreError) -> DeviceCounts {
+    public func deviceCounts() throws(StateError) -> DeviceCounts {
         try read { db in
             let known = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM devices") ?? 0
             let online = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM devices WHERE status = 'online'") ?? 0
@@ -333,7 +333,7 @@ public final class StateStore: Sendable {
     }
 
     /// Rejections by reason for a task.
-    public func rejectionCounts(task: String) throws(StoreError) -> [String: Int] {
+    public func rejectionCounts(task: String) throws(StateError) -> [String: Int] {
         try read { db in
             var counts: [String: Int] = [:]
             for row in try Row.fetchAll(
@@ -347,17 +347,21 @@ public final class StateStore: Sendable {
     }
 
     /// Accepted updates of a task, counted.
-    public func acceptedCount(task: String) throws(StoreError) -> Int {
+    public func acceptedCount(task: String) throws(StateError) -> Int {
         try read { db in
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM updates WHERE task = ?", arguments: [task]) ?? 0
         }
     }
 
-    func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
-        do { return try queue.read(body) } catch { throw StoreError("state database: \(error)") }
+    func read<T>(_ body: (Database) throws -> T) throws(StateError) -> T {
+        do { return try queue.read(body) } catch {
+            throw StateError(.database, "reading the state database", underlying: error)
+        }
     }
 
-    func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
-        do { return try queue.write(body) } catch { throw StoreError("state database: \(error)") }
+    func write<T>(_ body: (Database) throws -> T) throws(StateError) -> T {
+        do { return try queue.write(body) } catch {
+            throw StateError(.database, "writing the state database", underlying: error)
+        }
     }
 }

@@ -2,9 +2,12 @@ import Documents
 
 /// JSON for control messages: snake_case keys, sorted (so equal messages are equal bytes, and hashes are
 /// stable), and a size limit checked before parsing.
-enum ControlJSON {
+public enum ControlJSON {
     /// Largest control message accepted.
-    static let maxBytes = 1 << 20
+    public static let maxBytes = 1 << 20
+    /// Largest device status an aggregator takes (a status is a few hundred bytes; a larger one is refused
+    /// as `too_large`, never cut).
+    public static let maxStatusBytes = 16 << 10
 
     static func encode<T: Encodable>(_ value: T) -> [UInt8] {
         // Encoding our own value types cannot fail (no non-finite doubles are allowed in them).

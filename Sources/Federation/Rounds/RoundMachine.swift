@@ -114,8 +114,6 @@ public struct RoundMachine: Sendable {
         /// Fold the update into the round's aggregate, make it durable, then acknowledge it. `staleness` is
         /// the number of versions between its base model and the current one (0 in synchronous mode).
         case accept(device: String, round: UInt32, staleness: Int)
-        /// Acknowledge a resent update as a duplicate.
-        case duplicate(device: String, round: UInt32)
         /// Refuse the update (count the reason; acknowledge it as rejected).
         case reject(device: String, round: UInt32, reason: Rejection)
         /// Aggregate the accepted updates of `round`, publish the model, then send ``Event/aggregated``.
@@ -380,9 +378,9 @@ public struct RoundMachine: Sendable {
 
     mutating func receive(device: String, round updateRound: UInt32, baseHash: UInt64, now: Int64) -> [Action] {
         online.insert(device)
-        if acceptedKeys.contains(AcceptedUpdate(device: device, round: updateRound)) {
-            return [.duplicate(device: device, round: updateRound)]
-        }
+        // Resends are answered before the machine is asked (the aggregator's one duplicate check); an update
+        // already counted changes nothing.
+        if acceptedKeys.contains(AcceptedUpdate(device: device, round: updateRound)) { return [] }
         switch configuration.mode {
         case .synchronous:
             guard updateRound <= round else {

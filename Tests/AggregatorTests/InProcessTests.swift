@@ -1,0 +1,92 @@
+import AggregatorService
+import Federation
+import Foundation
+import Glibc
+import Testing
+import TributaryTestSupport
+import UpdateCodec
+
+/// The aggregator built in the test process exactly as the executable builds it (`buildAggregator`), against a
+/// real Mosquitto: the service logic without spawning a process.
+@Suite(.serialized) struct InProcessTests {
+    func configuration(broker: MosquittoBroker, directory: String, httpPort: Int) throws -> AggregatorConfig {
+        var config = try ConfigLoader.parse(
+            yaml: aggregatorYAML(
+                port: broker.port, stateDir: directory + "/state", httpPort: httpPort, minParticipants: 2))
+        config.limits.maxUpdateBytes = 2_048
+        try config.validate()
+        return config
+    }
+
+    @Test("a round over MQTT in-process: accepted, aggregated, /status served; an oversized update is too_large")
+    func rounds() async throws {
+        try await withBroker { broker in
+            let directory = temporaryDirectory()
+            let httpPort = try FreePort.pick()
+            let application = try buildAggregator(
+                configuration: try configuration(broker: broker, directory: directory, httpPort: httpPort),
+                logger: quietLogger)
+            let running = Task { try await application.run(handlingSignals: false) }
+            let observer = try await Observer(broker: broker)
+            let a = try await TestDevice("a", broker: broker)
+            let b = try await TestDevice("b", broker: broker)
+            let c = try await TestDevice("c", broker: broker)
+            let announcement = try #require(await observer.waitForRound(1))
+            // Far over the limit: refused without being decoded, to the round it claims.
+            let huge =
+                updateMessage(
+                    round: 1, device: "c", weight: 1, indices: Array(0..<7), values: [Float](repeating: 1, count: 7),
+                    dimension: 8, base: announcement.modelHash.value) + [UInt8](repeating: 0, count: 4_096)
+            let refused = try await c.send(huge, round: 1)
+            #expect(
+                refused.ack?.status == .rejected && refused.ack?.reason == "too_large",
+                "\(String(describing: refused.ack))")
+            for (device, weight) in [(a, UInt32(1)), (b, UInt32(3))] {
+                let payload = updateMessage(
+                    round: 1, device: device.id, weight: weight, indices: [0, 3], values: [1, -1], dimension: 8,
+                    base: announcement.modelHash.value)
+                let ack = try await device.send(payload, round: 1).ack
+                #expect(ack?.status == .accepted, "\(String(describing: ack))")
+            }
+            #expect(await observer.waitForRound(2) != nil)
+            #expect(observer.metrics()?.accepted == ["a", "b"] && observer.metrics()?.status == .aggregated)
+            let status = try #require(httpGet(port: httpPort, path: "/status"))
+            #expect(status.0 == 200 && status.1.contains("\"round\":2") && status.1.contains("\"role\":\"single\""))
+            let metrics = try #require(httpGet(port: httpPort, path: "/metrics"))
+            #expect(metrics.1.contains("tributary_updates_rejected_total{reason=\"too_large\"} 1"))
+            running.cancel()
+            // Cancelled, the group shuts down gracefully (its run ends with the cancellation).
+            if case .failure(let error) = await running.result { #expect(error is CancellationError, "\(error)") }
+            #expect(httpGet(port: httpPort, path: "/status") == nil, "the status server stopped with the group")
+            await a.close()
+            await b.close()
+            await c.close()
+            await observer.close()
+        }
+    }
+
+    @Test("the status port taken: the aggregator does not start (it says so) instead of running without it")
+    func portTaken() async throws {
+        try await withBroker { broker in
+            let directory = temporaryDirectory()
+            let httpPort = try FreePort.pick()
+            // Something else listens there.
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(httpPort).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 && listen(fd, 1) == 0
+                }
+            }
+            try #require(bound)
+            let application = try buildAggregator(
+                configuration: try configuration(broker: broker, directory: directory, httpPort: httpPort),
+                logger: quietLogger)
+            await #expect(throws: (any Error).self) { try await application.run(handlingSignals: false) }
+        }
+    }
+}

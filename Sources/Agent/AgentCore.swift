@@ -48,6 +48,8 @@ public final class AgentCore {
         public var updateBytes = 0
         /// Global models adopted.
         public var models = 0
+        /// Of those, models made by applying a sparse delta to the model held.
+        public var modelDeltas = 0
         /// Model bytes received.
         public var modelBytes = 0
         /// Model messages refused (another task, a wrong size, content not matching its hash).
@@ -174,11 +176,42 @@ public final class AgentCore {
         return (decoded.header.round, decoded.header.baseModelHash, parameters)
     }
 
+    /// What a model delta means for the model held.
+    public enum DeltaVerdict {
+        /// It applies to the model held: the model it makes.
+        case apply((round: UInt32, hash: UInt64, parameters: [Float]))
+        /// It is for another base (a delta was missed): take the full model.
+        case needsFullModel
+        /// Not for this task, damaged, or older than the model held: nothing to do.
+        case ignore
+    }
+
+    /// A sparse model delta (`{p}/fl/{task}/model/delta`) checked against the model held.
+    public func check(delta payload: [UInt8]) -> DeltaVerdict {
+        guard let task else { return .ignore }
+        guard
+            let decoded = try? payload.withUnsafeBytes({
+                try decoder.decode($0, expectedTask: task.spec.task, expectedDimension: task.spec.dimension)
+            }),
+            decoded.header.type == .sparseModelDelta
+        else {
+            counters.modelsRefused += 1
+            return .ignore
+        }
+        // A delta to a model no newer than the one held was applied already (or skipped by a full model).
+        guard task.globalRound == 0 || decoded.header.round > task.globalRound else { return .ignore }
+        var parameters = task.global
+        do { try decoded.apply(to: &parameters) } catch { return .needsFullModel }
+        return .apply((decoded.header.round, ModelHash.of(parameters), parameters))
+    }
+
     /// Adopts a checked model (see ``check(model:)``), evaluating it on the held-out windows.
-    public func adopt(_ model: (round: UInt32, hash: UInt64, parameters: [Float]), bytes: Int) {
+    public func adopt(_ model: (round: UInt32, hash: UInt64, parameters: [Float]), bytes: Int, fromDelta: Bool = false)
+    {
         guard let task else { return }
         task.adopt(model.parameters, round: model.round, hash: model.hash)
         counters.models += 1
+        if fromDelta { counters.modelDeltas += 1 }
         counters.modelBytes += bytes
     }
 

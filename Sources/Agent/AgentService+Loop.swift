@@ -14,11 +14,11 @@ extension AgentService {
         var lastStatus = ContinuousClock.now - .seconds(3_600)
         /// When the code pages are trimmed (a few seconds in, once start-up code has run).
         var trimAt: ContinuousClock.Instant? = ContinuousClock.now + .seconds(5)
-        /// A new global model was adopted: report its hold-out accuracy (a short status) at once.
-        var modelReport = false
         /// The outbox and the saved state are read once, at the first specification.
         var restored = false
         var wasConnected = false
+        /// Whether the agent listens to the retained full model (at start, and when a delta cannot be applied).
+        var followsFullModel = true
         let started = ContinuousClock.now
 
         /// Milliseconds since the loop started (the round machine's clock).
@@ -58,10 +58,6 @@ extension AgentService {
                     "\(config.prefix)/dev/\(core.device)/summary", payload: Array(summary.utf8), qos: .atMostOnce)
             }
         }
-        if loop.modelReport && connected {
-            loop.modelReport = false
-            await publish(loop.client, loop.topics.deviceStatus(core.device), modelStatus(core), retain: true)
-        }
         loop.wasConnected = connected
         if let at = loop.trimAt, now >= at {
             loop.trimAt = nil
@@ -100,25 +96,44 @@ extension AgentService {
             _ = loop.machine.handle(.modelHeld(round: core.globalRound, hash: core.globalHash))
         case loop.topics.model:
             guard let model = core.check(model: message.payload) else { return }
-            for action in loop.machine.handle(.modelOffered(round: model.round, hash: model.hash)) {
-                guard case .adopt = action else { continue }
-                core.adopt(model, bytes: message.payload.count)
-                _ = loop.machine.handle(.modelHeld(round: core.globalRound, hash: core.globalHash))
-                logger.info("adopted the global model for round \(model.round)")
-                saveState(core, to: loop.statePath)
-                // Report the new model's hold-out accuracy now rather than at the next interval.
-                loop.modelReport = true
+            offer(model, bytes: message.payload.count, fromDelta: false, &loop)
+            // With a sparse downlink, deltas keep the model up to date from here.
+            if let spec = core.spec, spec.codec.downlinkKFraction < 1, core.globalHash == model.hash {
+                await followFullModel(false, &loop)
+            }
+        case loop.topics.modelDelta:
+            switch core.check(delta: message.payload) {
+            case .apply(let model): offer(model, bytes: message.payload.count, fromDelta: true, &loop)
+            case .needsFullModel: await followFullModel(true, &loop)
+            case .ignore: break
             }
         case loop.topics.round:
             guard let announcement = try? RoundAnnouncement.decode(message.payload),
                 announcement.task == config.task
             else { return }
+            // A round on a model this device does not hold, and no delta to get there: the full model.
+            if announcement.modelHash.value != core.globalHash { await followFullModel(true, &loop) }
             await perform(loop.machine.handle(.announced(announcement)), &loop)
         case loop.topics.ack(core.device):
             guard let ack = try? UpdateAck.decode(message.payload), ack.device == core.device else { return }
             await perform(loop.machine.handle(.acknowledged(ack)), &loop)
         default:
             break
+        }
+    }
+
+    /// A checked model (full, or made by a delta) offered to the round machine, adopted if it says so.
+    func offer(
+        _ model: (round: UInt32, hash: UInt64, parameters: [Float]), bytes: Int, fromDelta: Bool, _ loop: inout Loop
+    ) {
+        let core = loop.core
+        for action in loop.machine.handle(.modelOffered(round: model.round, hash: model.hash)) {
+            guard case .adopt = action else { continue }
+            core.adopt(model, bytes: bytes, fromDelta: fromDelta)
+            _ = loop.machine.handle(.modelHeld(round: core.globalRound, hash: core.globalHash))
+            logger.info("adopted the global model for round \(model.round)")
+            // Its hold-out accuracy travels with the next update (and the periodic status).
+            saveState(core, to: loop.statePath)
         }
     }
 

@@ -3,22 +3,14 @@ import Glibc
 import SystemSupport
 
 extension AgentService {
-    /// The short status sent when a new global model is adopted: its round, hash and hold-out accuracy.
-    func modelStatus(_ core: AgentCore) -> [UInt8] {
-        var status = DeviceStatus(
-            device: core.device, state: "online", round: core.globalRound,
-            metrics: core.globalHoldoutAccuracy.map { ["holdout_accuracy": rounded($0)] })
-        status.modelHash = HexHash(core.globalHash)
-        return status.json
-    }
-
     /// The full status: counters of the pipeline, of the ingest (accepted, rejected by reason, duplicates,
     /// gaps, ring drops) and of what the agent survived (durability and publication errors).
     func status(_ core: AgentCore, state: String) -> [UInt8] {
         var metrics: [String: Double] = [
             "frames": Double(core.counters.frames), "windows": Double(core.counters.windows),
             "updates_sent": Double(core.counters.updates), "update_bytes": Double(core.counters.updateBytes),
-            "model_bytes": Double(core.counters.modelBytes), "buffered_windows": Double(core.bufferedWindows),
+            "model_bytes": Double(core.counters.modelBytes),
+            "model_deltas": Double(core.counters.modelDeltas), "buffered_windows": Double(core.bufferedWindows),
             "models_refused": Double(core.counters.modelsRefused),
         ]
         metrics.merge(core.ingest.snapshot.metrics) { a, _ in a }

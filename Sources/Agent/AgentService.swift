@@ -89,22 +89,9 @@ public final class AgentService: Sendable {
         let client = try MQTTClient(configuration: configuration, logger: logger)
         // Keeps trying in the background: a device outlives its broker.
         client.start()
-        let limit = config.maxControlBytes
-        for topic in [topics.spec, topics.round, topics.model, topics.ack(device)] {
-            try await client.subscribe(topic, qos: .atLeastOnce) { [self] topic, payload in
-                // Refused before it is copied: an oversized message cannot make the agent hold it.
-                guard payload.count <= limit else {
-                    health.withLock { $0.oversizedControl += 1 }
-                    return
-                }
-                // The network thread waits briefly for room (back-pressure on the broker), never forever.
-                if !control.put(
-                    ControlMessage(topic: String(cString: topic), payload: Array(payload)), bytes: payload.count,
-                    waitForRoom: .seconds(1))
-                {
-                    logger.warning("control messages are not being handled; one was dropped")
-                }
-            }
+        // The full model is taken once (retained), and again only when the deltas cannot be followed.
+        for topic in [topics.spec, topics.round, topics.model, topics.modelDelta, topics.ack(device)] {
+            try await client.subscribe(topic, qos: .atLeastOnce, hotPath: controlHandler)
         }
         let source = try await startSource(core: core, client: client)
         logger.info(
@@ -128,6 +115,40 @@ public final class AgentService: Sendable {
         }
         await client.disconnect()
         logger.info("agent \(device) stopped at round \(core.globalRound)")
+    }
+
+    /// Hands a control message from the network thread to the loop: refused before it is copied if it is too
+    /// large (an oversized message cannot make the agent hold it); the network thread waits briefly for room
+    /// (back-pressure on the broker), never forever.
+    var controlHandler: MQTTHotPathHandler {
+        let limit = config.maxControlBytes
+        return { [self] topic, payload in
+            guard payload.count <= limit else {
+                health.withLock { $0.oversizedControl += 1 }
+                return
+            }
+            if !control.put(
+                ControlMessage(topic: String(cString: topic), payload: Array(payload)), bytes: payload.count,
+                waitForRoom: .seconds(1))
+            {
+                logger.warning("control messages are not being handled; one was dropped")
+            }
+        }
+    }
+
+    /// Follows the full retained model, or stops following it (deltas keep the model up to date).
+    func followFullModel(_ follow: Bool, _ loop: inout Loop) async {
+        guard follow != loop.followsFullModel else { return }
+        do {
+            if follow {
+                try await loop.client.subscribe(loop.topics.model, qos: .atLeastOnce, hotPath: controlHandler)
+            } else {
+                try await loop.client.unsubscribe(loop.topics.model)
+            }
+            loop.followsFullModel = follow
+        } catch {
+            logger.warning("\(follow ? "subscribing to" : "unsubscribing from") the full model: \(error)")
+        }
     }
 
     /// The sensor source, started: the MQTT sensor topic on the network thread, or a source thread.

@@ -1,6 +1,6 @@
-public import Federation
+import Federation
 import OnlineLearning
-public import StreamCore
+import StreamCore
 import UpdateCodec
 
 /// Everything that exists once a task is known, and none of it optional: the windows, the features, the
@@ -144,9 +144,14 @@ final class TaskPipeline {
         let dimension = global.count
         let share = round.training.kFraction ?? spec.codec.kFraction
         let k = Swift.min(dimension, Swift.max(1, Int((Double(dimension) * share).rounded())))
-        let header = UpdateHeader(
+        var header = UpdateHeader(
             type: .update, task: spec.task, round: round.round, device: device, sampleWeight: UInt32(samples),
             dimension: dimension, baseModelHash: globalHash)
+        // How good the model it trained from is on this device's held-out windows: 5 bytes here instead of a
+        // status message after every model.
+        if let accuracy = globalHoldoutAccuracy {
+            header.metrics[UpdateFormat.Metric.holdoutAccuracy] = Float(accuracy)
+        }
         let local = learner.parameters
         let output = try local.withUnsafeBufferPointer { l in
             try global.withUnsafeBufferPointer { g in

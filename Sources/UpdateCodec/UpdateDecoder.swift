@@ -50,7 +50,7 @@ public struct UpdateDecoder: ~Copyable {
             throw WireError(.wrongMessageType, "message type 0x\(String(typeCode, radix: 16))", offset: 5)
         }
         let flags = try r.read(UInt8.self, "flags")
-        guard flags & ~3 == 0 else { throw WireError(.malformed, "reserved flag bits set: \(flags)", offset: 6) }
+        guard flags & ~7 == 0 else { throw WireError(.malformed, "reserved flag bits set: \(flags)", offset: 6) }
         let valueCode = try r.read(UInt8.self, "value encoding")
         guard let valueEncoding = ValueEncoding(rawValue: valueCode) else {
             throw WireError(.malformed, "unknown value encoding \(valueCode)", offset: 7)
@@ -79,6 +79,22 @@ public struct UpdateDecoder: ~Copyable {
         let plainLength = Int(try r.read(UInt32.self, "uncompressed body length"))
         let bodyOffset = r.offset
         try r.skip(bodyLength, "body")
+        var metrics: [UInt8: Float] = [:]
+        if flags & 4 != 0 {
+            let count = Int(try r.read(UInt8.self, "metric count"))
+            guard (1...UpdateFormat.maxMetrics).contains(count) else {
+                throw WireError(.countOutOfRange, "\(count) metrics (1...\(UpdateFormat.maxMetrics) allowed)")
+            }
+            var previous: UInt8?
+            for _ in 0..<count {
+                let id = try r.read(UInt8.self, "metric id")
+                guard previous.map({ id > $0 }) ?? true else { throw WireError(.unsorted, "metric ids must increase") }
+                let value = try r.readFloat("metric value")
+                guard value.isFinite else { throw WireError(.nonFinite, "metric \(id) is not finite") }
+                metrics[id] = value
+                previous = id
+            }
+        }
         var signature: [UInt8]?
         if flags & 2 != 0 {
             let length = Int(try r.read(UInt16.self, "signature length"))
@@ -93,7 +109,7 @@ public struct UpdateDecoder: ~Copyable {
         let header = UpdateHeader(
             type: type, task: task, round: round, device: device, sampleWeight: weight, dimension: dimension, k: k,
             valueEncoding: valueEncoding, indexEncoding: indexEncoding, baseModelHash: hash, compressed: compressed,
-            signature: signature, byteCount: bytes.count, bodyByteCount: plainLength)
+            signature: signature, byteCount: bytes.count, bodyByteCount: plainLength, metrics: metrics)
         return Parsed(header: header, bodyOffset: bodyOffset, bodyLength: bodyLength)
     }
 

@@ -32,6 +32,8 @@ public struct UpdateEncoder: ~Copyable {
             header.task.utf8.count >= 1 && header.task.utf8.count <= UpdateFormat.maxIdentifierLength,
             "task id must be 1...64 bytes")
         precondition(header.device.utf8.count <= UpdateFormat.maxIdentifierLength, "device id must be at most 64 bytes")
+        precondition(header.metrics.count <= UpdateFormat.maxMetrics, "at most 16 metrics")
+        precondition(header.metrics.values.allSatisfy(\.isFinite), "metrics must be finite")
         let indexEncoding = IndexCodec.choose(indices, dimension: header.dimension)
         var body = ByteWriter(capacity: ValueCodec.size(valueEncoding, k: indices.count) + 2 * indices.count + 16)
         IndexCodec.write(indices, as: indexEncoding, dimension: header.dimension, into: &body)
@@ -50,7 +52,8 @@ public struct UpdateEncoder: ~Copyable {
         w.write(UpdateFormat.magic)
         w.write(UpdateFormat.version)
         w.write(header.type.rawValue)
-        w.write(UInt8((isCompressed ? 1 : 0) | (header.signature != nil ? 2 : 0)))
+        w.write(
+            UInt8((isCompressed ? 1 : 0) | (header.signature != nil ? 2 : 0) | (header.metrics.isEmpty ? 0 : 4)))
         w.write(valueEncoding.rawValue)
         w.write(indexEncoding.rawValue)
         w.write(UInt8(header.task.utf8.count))
@@ -65,6 +68,13 @@ public struct UpdateEncoder: ~Copyable {
         w.write(UInt32(payload.count))
         w.write(UInt32(body.count))
         w.write(bytes: payload)
+        if !header.metrics.isEmpty {
+            w.write(UInt8(header.metrics.count))
+            for (id, value) in header.metrics.sorted(by: { $0.key < $1.key }) {
+                w.write(id)
+                w.write(value)
+            }
+        }
         if let signature = header.signature {
             w.write(UInt16(signature.count))
             w.write(bytes: signature)

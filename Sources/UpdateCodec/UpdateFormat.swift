@@ -45,7 +45,7 @@ public enum IndexEncoding: UInt8, Sendable, Hashable, CaseIterable {
 /// | 4 | magic `54 55 50 44` ("TUPD") |
 /// | 1 | version (1) |
 /// | 1 | message type: `0x20` update, `0x30` dense model, `0x31` sparse model delta |
-/// | 1 | flags: bit 0 body is zstd-compressed, bit 1 a signature trailer follows the body |
+/// | 1 | flags: bit 0 body is zstd-compressed, bit 1 a signature trailer follows, bit 2 a metrics trailer follows |
 /// | 1 | value encoding (``ValueEncoding``) |
 /// | 1 | index encoding (``IndexEncoding``) |
 /// | 1 + t | task id: length (1…64) then UTF-8 |
@@ -58,6 +58,7 @@ public enum IndexEncoding: UInt8, Sendable, Hashable, CaseIterable {
 /// | 4 | body length in bytes as sent (u32) |
 /// | 4 | uncompressed body length (u32) |
 /// | body | indices, then values (see ``IndexEncoding`` and ``ValueEncoding``), zstd-compressed if flagged |
+/// | 1 + 5m | metrics trailer, if flagged: count m (1…16), then m × (id u8, strictly increasing; value f32, finite) |
 /// | 2 + s | signature trailer, if flagged: length (u16) then bytes (verified by the security layer) |
 /// | 4 | CRC32C of everything before |
 public enum UpdateFormat {
@@ -67,6 +68,15 @@ public enum UpdateFormat {
     public static let version: UInt8 = 1
     /// Values per scale block in ``ValueEncoding/int8``.
     public static let int8BlockSize = 256
+    /// Most metrics an update carries.
+    public static let maxMetrics = 16
+
+    /// The ids of the metrics an update may carry (the metrics trailer, flag bit 2).
+    public enum Metric {
+        /// Hold-out accuracy, on the device's held-out windows, of the global model the update was trained from.
+        public static let holdoutAccuracy: UInt8 = 1
+    }
+
     /// Where the flags byte is (after magic, version and message type).
     public static let flagsOffset = 6
     /// Longest task or device id, in bytes.

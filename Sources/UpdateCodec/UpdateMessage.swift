@@ -29,13 +29,15 @@ public struct UpdateHeader: Sendable, Hashable {
     public var byteCount: Int
     /// Size of the body before compression.
     public var bodyByteCount: Int
+    /// What the sender measured, by id (``UpdateFormat/Metric``): a few bytes after the body.
+    public var metrics: [UInt8: Float]
 
     /// Creates a header (the codec fills the sizes and encodings).
     public init(
         type: UpdateFormat.MessageType, task: String, round: UInt32, device: String = "", sampleWeight: UInt32 = 0,
         dimension: Int, k: Int = 0, valueEncoding: ValueEncoding = .float32, indexEncoding: IndexEncoding = .dense,
         baseModelHash: UInt64 = 0, compressed: Bool = true, signature: [UInt8]? = nil, byteCount: Int = 0,
-        bodyByteCount: Int = 0
+        bodyByteCount: Int = 0, metrics: [UInt8: Float] = [:]
     ) {
         self.type = type
         self.task = task
@@ -51,6 +53,7 @@ public struct UpdateHeader: Sendable, Hashable {
         self.signature = signature
         self.byteCount = byteCount
         self.bodyByteCount = bodyByteCount
+        self.metrics = metrics
     }
 
     /// Bytes a dense float32 vector of the same dimension takes (what frameworks without compression send).

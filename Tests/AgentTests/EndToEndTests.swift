@@ -93,6 +93,41 @@ import TributaryTestSupport
         }
     }
 
+    @Test("a sparse downlink: devices follow deltas through an aggregator kill -9, and end on the published model")
+    func sparseDownlink() async throws {
+        try await withBroker { broker in
+            var setup = Fleet.Setup()
+            setup.devices = 3
+            setup.minParticipants = 3
+            setup.rounds = 4
+            setup.downlinkKFraction = 0.25
+            try await withFleet(broker, setup) { fleet in
+                #expect(await fleet.waitForRoundEnd(2), "\(fleet.logs)")
+                await fleet.killAggregator()
+                try fleet.startAggregator()
+                #expect(await fleet.waitForRoundEnd(4), "\(fleet.logs)")
+                expectAccounted(fleet, rounds: 1...4, everyone: 1...4)
+                // Every device holds the model the aggregator announces, built from deltas after the first.
+                let finalModel = try #require(fleet.watcher.metrics(4)?.modelHash)
+                #expect(
+                    await eventually(timeout: .seconds(10)) {
+                        fleet.devices.allSatisfy {
+                            fleet.watcher.status($0)?.modelHash == finalModel
+                                && fleet.watcher.status($0)?.metrics?["model_deltas"] ?? 0 >= 3
+                        }
+                    }, "\(fleet.devices.map { fleet.watcher.status($0).map { "\($0)" } ?? "-" })")
+                let (models, deltas) = fleet.watcher.state.withLock { ($0.modelSizes, $0.deltaSizes) }
+                #expect(deltas.count >= 4, "deltas seen: \(deltas)")
+                let full = try #require(models.max())
+                #expect(deltas.allSatisfy { $0 * 2 < full }, "deltas \(deltas) against a \(full)-byte model")
+                // The participants' hold-out accuracies travel in their updates and reach the round's metrics.
+                let metrics = try #require(fleet.watcher.metrics(4))
+                #expect(metrics.holdoutDevices == 3, "\(metrics)")
+                #expect(metrics.holdoutAccuracy.map { (0...1).contains($0) } == true, "\(metrics)")
+            }
+        }
+    }
+
     @Test("a rogue client's malformed update is rejected with its reason; the round completes")
     func rogue() async throws {
         try await withBroker { broker in

@@ -20,6 +20,8 @@ final class Fleet: Sendable {
         var learningRate = 0.01
         /// Playback speed of each agent's recording (× real time).
         var speed = 20.0
+        /// Share of the model in each downlink delta (1: the dense model only).
+        var downlinkKFraction = 1.0
     }
 
     let broker: MosquittoBroker
@@ -64,7 +66,7 @@ final class Fleet: Sendable {
           data: {stream: imu, channels: [0, 1, 2, 3, 4, 5], label_channel: 6, window_frames: 100, hop_frames: 50,
                  features: [mean, std, min, max, rms, zcr]}
           training: {optimizer: adam, learning_rate: \(setup.learningRate)}
-          codec: {k_fraction: 0.1, values: int8}
+          codec: {k_fraction: 0.1, values: int8, downlink_k_fraction: \(setup.downlinkKFraction)}
         rounds: {duration_s: \(setup.roundSeconds), min_participants: \(setup.minParticipants),
                  max_rounds: \(setup.rounds), local: {samples: \(setup.samples)}}
         strategy: {kind: fedavg}
@@ -164,6 +166,9 @@ final class Watcher: Sendable {
         var rounds: Set<UInt32> = []
         /// Updates seen on the wire: round → devices that sent one.
         var sent: [UInt32: Set<String>] = [:]
+        /// Sizes of the full model messages and of the sparse model deltas seen.
+        var modelSizes: [Int] = []
+        var deltaSizes: [Int] = []
     }
 
     let client: MQTTClient
@@ -183,6 +188,12 @@ final class Watcher: Sendable {
         try await client.subscribe(topics.updates, qos: .atLeastOnce) { [self] _, payload in
             guard let decoder = try? UpdateDecoder(), let header = try? decoder.header(payload) else { return }
             self.state.withLock { _ = $0.sent[header.round, default: []].insert(header.device) }
+        }
+        try await client.subscribe(topics.model, qos: .atLeastOnce) { [self] _, payload in
+            self.state.withLock { $0.modelSizes.append(payload.count) }
+        }
+        try await client.subscribe(topics.modelDelta, qos: .atLeastOnce) { [self] _, payload in
+            self.state.withLock { $0.deltaSizes.append(payload.count) }
         }
         try await client.subscribe(topics.ack("+"), qos: .atLeastOnce) { [self] _, payload in
             guard let ack = try? UpdateAck.decode(Array(payload)) else { return }

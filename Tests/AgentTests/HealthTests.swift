@@ -67,7 +67,7 @@ import TributaryTestSupport
                 #expect(await eventually(timeout: .seconds(30)) { fleet.log("agent-d1").contains("agent d1 for task") })
                 let outbox = "\(fleet.directory)/agent-d1/outbox"
                 try? FileManager.default.removeItem(atPath: outbox)
-                FileManager.default.createFile(atPath: outbox, contents: Data("not a directory".utf8))
+                _ = FileManager.default.createFile(atPath: outbox, contents: Data("not a directory".utf8))
                 #expect(await fleet.waitForRoundEnd(1), "\(fleet.logs)")
                 #expect(
                     await eventually(timeout: .seconds(20)) {

@@ -39,12 +39,12 @@ let quietLogger: Logger = {
 /// An update message as a device sends it (float32 values, so the test can compute the exact aggregate).
 func updateMessage(
     task: String = "t1", round: UInt32, device: String, weight: UInt32, indices: [UInt32], values: [Float],
-    dimension: Int, base: UInt64
+    dimension: Int, base: UInt64, metrics: [UInt8: Float] = [:]
 ) -> [UInt8] {
     var encoder = try! UpdateEncoder(compress: true)
     let header = UpdateHeader(
         type: .update, task: task, round: round, device: device, sampleWeight: weight, dimension: dimension,
-        baseModelHash: base)
+        baseModelHash: base, metrics: metrics)
     return try! encoder.encode(header, indices: indices, values: values, valueEncoding: .float32)
 }
 

@@ -84,6 +84,29 @@ import Testing
         }
     }
 
+    @Test("an announcement leaves out what has its default, and reads back with the defaults when it is absent")
+    func announcementDefaults() throws {
+        let open = RoundAnnouncement(
+            task: "har", round: 2, specHash: 1, modelHash: 2, mode: .sync, deadlineMs: 10, selection: Selection(),
+            devices: [], training: LocalTraining(samples: 40))
+        let text = String(decoding: open.json, as: UTF8.self)
+        for absent in ["selection", "devices", "prox_mu", "k_fraction"] {
+            #expect(!text.contains(absent), "\(absent) in \(text)")
+        }
+        #expect(try RoundAnnouncement.decode(open.json) == open)
+        var selective = open
+        selective.selection = Selection(mode: .fraction, value: 0.5, seed: 3)
+        selective.devices = ["a"]
+        selective.training.proxMu = 0.1
+        let full = String(decoding: selective.json, as: UTF8.self)
+        for present in ["selection", "devices", "prox_mu"] { #expect(full.contains(present), "\(present) in \(full)") }
+        #expect(try RoundAnnouncement.decode(selective.json) == selective)
+        // What is required stays required.
+        let noTraining = text.replacingOccurrences(of: ",\"training\":{\"samples\":40}", with: "")
+        #expect(noTraining != text)
+        #expect { try RoundAnnouncement.decode(Array(noTraining.utf8)) } throws: { $0 is ProtocolError }
+    }
+
     @Test("topics: ids are parsed back out of topics, and only clean ids are accepted")
     func topics() {
         let t = Topics(task: "har")

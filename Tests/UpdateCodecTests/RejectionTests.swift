@@ -71,6 +71,43 @@ import UpdateCodec
         #expect(Self.reason(Self.raw32Message([5, 2])) == .unsorted)
     }
 
+    @Test("a metrics trailer round-trips before the signature; a bad count, order or value is refused by reason")
+    func metricsTrailer() throws {
+        var encoder = try UpdateEncoder(compress: false)
+        var header = UpdateHeader(type: .update, task: "t", round: 1, device: "d", sampleWeight: 1, dimension: 10)
+        header.metrics = [7: -1.5, UpdateFormat.Metric.holdoutAccuracy: 0.75]
+        let plain = try encoder.encode(header, indices: [2], values: [1], valueEncoding: .float32)
+        let withMetrics = SignStage(signer: PipelineTests.ChecksumSigner()).apply(plain)
+        var decoder = try UpdateDecoder()
+        let decoded = try withMetrics.withUnsafeBytes { try decoder.decode($0) }
+        #expect(decoded.header.metrics == header.metrics)
+        #expect(decoded.header.signature != nil && decoded.values == [1])
+        // The trailer: flag bit 2, then count 2, ids increasing, after the body.
+        #expect(plain[UpdateFormat.flagsOffset] & 4 == 4)
+        let trailer = Array(plain.dropLast(4).suffix(11))
+        #expect(trailer[0] == 2 && trailer[1] == 1 && trailer[6] == 7)
+        header.metrics = [:]
+        let bare = try encoder.encode(header, indices: [2], values: [1], valueEncoding: .float32)
+        #expect(bare.count == plain.count - 11 && bare[UpdateFormat.flagsOffset] & 4 == 0)
+        // Damaged trailers, resealed so the trailer's own checks are what refuses them.
+        let start = plain.count - 4 - 11
+        var bad = plain
+        bad[start] = 0
+        #expect(Self.reason(Self.resealed(bad)) == .countOutOfRange)
+        bad = plain
+        bad[start] = 17
+        #expect(Self.reason(Self.resealed(bad)) == .countOutOfRange)
+        bad = plain
+        bad[start + 6] = 1
+        #expect(Self.reason(Self.resealed(bad)) == .unsorted)
+        bad = plain
+        withUnsafeBytes(of: Float.nan.bitPattern.littleEndian) { bad.replaceSubrange(start + 2..<start + 6, with: $0) }
+        #expect(Self.reason(Self.resealed(bad)) == .nonFinite)
+        bad = plain
+        bad[UpdateFormat.flagsOffset] &= ~4
+        #expect(Self.reason(Self.resealed(bad)) != nil, "a trailer without its flag is trailing garbage")
+    }
+
     /// A message using raw u32 indices, built by hand (the encoder never picks them).
     static func raw32Message(_ indices: [UInt32]) -> [UInt8] {
         var w = ByteWriter()

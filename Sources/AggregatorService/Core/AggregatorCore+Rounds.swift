@@ -13,6 +13,7 @@ extension AggregatorCore {
                 roundStarted = now
                 roundBytes = 0
                 roundRejected = [:]
+                roundAccuracies = [:]
                 metrics.round.record(Int(plan.round))
                 let config = machine.configuration
                 // The root's own deadline includes the grace for shards' last partials; devices get the real one.
@@ -81,16 +82,31 @@ extension AggregatorCore {
             throw AggregationFailure("aggregating round \(round)", underlying: error)
         }
         model = next
+        // A sparse downlink: the delta devices get, the broadcast model advanced by it.
+        var delta: [UInt8]?
+        if downlink != nil {
+            let k = Swift.max(1, Int((Double(model.count) * spec.codec.downlinkKFraction).rounded()))
+            delta = try downlink!.next(
+                model: model, task: spec.task, round: round + 1, k: Swift.min(k, model.count), encoding: .int8,
+                encoder: &encoder)
+        }
         let applied = ContinuousClock.now
-        let hash = ModelHash.of(model)
-        let path = try checkpoints.write(Checkpoint(round: round, model: model, optimizer: optimizer), task: spec.task)
+        let hash = ModelHash.of(broadcast)
+        let path = try checkpoints.write(
+            Checkpoint(round: round, model: model, optimizer: optimizer, broadcast: downlink?.deviceModel),
+            task: spec.task)
         let checkpointed = ContinuousClock.now
         let followUp = machine.handle(.aggregated(round: round, modelHash: hash, now: now))
-        let evaluated = evaluation?.evaluate(model, spec: spec)
-        let result = RoundMetrics(
+        let evaluated = evaluation?.evaluate(broadcast, spec: spec)
+        var result = RoundMetrics(
             task: spec.task, round: round, status: .aggregated, accepted: participants, rejected: roundRejected,
             totalWeight: report.totalWeight, modelHash: hash, updateNorm: report.updateNorm, modelNorm: norm(model),
             durationMs: now - roundStarted, bytesIn: roundBytes, evaluation: evaluated)
+        let reported = participants.compactMap { roundAccuracies[$0] }
+        if !reported.isEmpty {
+            result.holdoutAccuracy = (reported.reduce(0, +) / Double(reported.count) * 10_000).rounded() / 10_000
+            result.holdoutDevices = reported.count
+        }
         try store.finishRound(
             task: spec.task, round: round, status: "aggregated", participants: participants,
             totalWeight: report.totalWeight, modelHash: "\(HexHash(hash))", checkpoint: path, metrics: result.json,
@@ -114,10 +130,10 @@ extension AggregatorCore {
                 "round \(round) central evaluation: accuracy \(evaluated.accuracy.map { "\($0)" } ?? "-"), loss \(evaluated.loss) on \(evaluated.samples) windows"
             )
         }
-        let messages = [
-            try modelMessage(round: round + 1),
-            Outgoing(topic: topics.metrics, payload: result.json, retain: true),
-        ]
+        var messages = [try modelMessage(round: round + 1)]
+        // Devices that hold the previous model apply the delta; newcomers take the retained full model.
+        if let delta { messages.append(Outgoing(topic: topics.modelDelta, payload: delta)) }
+        messages.append(Outgoing(topic: topics.metrics, payload: result.json, retain: true))
         logger.debug(
             "round \(round) timing: apply \(applied - started), checkpoint \(checkpointed - applied), record \(recorded - checkpointed), messages \(ContinuousClock.now - recorded)"
         )

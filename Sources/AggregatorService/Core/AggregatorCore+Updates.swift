@@ -98,6 +98,9 @@ extension AggregatorCore {
                     continue
                 }
                 duplicates.insert(round: round, device: device)
+                if let accuracy = header.metrics[UpdateFormat.Metric.holdoutAccuracy] {
+                    roundAccuracies[device] = Double(accuracy)
+                }
                 roundBytes += payload.count
                 stagedAccepted.append(
                     StateStore.AcceptedUpdate(

@@ -38,7 +38,11 @@ public final class AggregatorCore {
     let metrics: AggregatorMetrics
     var machine: RoundMachine
     var aggregator: RoundAggregator
+    /// The aggregator's own model (every update applied in full).
     var model: [Float]
+    /// With a sparse downlink (`codec.downlink_k_fraction` < 1): what devices hold, advanced each round by the
+    /// delta they receive; the rest of the change waits in `model − broadcast` (error feedback on the downlink).
+    var downlink: ModelDeltaStream?
     var optimizer: ServerOptimizerState
     var decoder: UpdateDecoder
     var encoder: UpdateEncoder
@@ -53,6 +57,8 @@ public final class AggregatorCore {
     var roundStarted: Int64 = 0
     var roundBytes = 0
     var roundRejected: [String: Int] = [:]
+    /// Hold-out accuracies the round's accepted updates reported (for the model they trained from).
+    var roundAccuracies: [String: Double] = [:]
     /// The last metrics published.
     public internal(set) var lastMetrics: RoundMetrics?
     /// Whether `maxRounds` was reached.
@@ -109,6 +115,8 @@ public final class AggregatorCore {
             }
             let checkpoint = try checkpoints.read(record.checkpoint ?? checkpoints.path(task: spec.task, round: 0))
             model = checkpoint.model
+            downlink =
+                Self.sparseDownlink(spec) ? ModelDeltaStream(initial: checkpoint.broadcast ?? checkpoint.model) : nil
             optimizer = checkpoint.optimizer
             let snapshot = record.machine.flatMap {
                 try? JSONDecoder().decode(RoundMachine.Snapshot.self, from: Data($0))
@@ -117,7 +125,7 @@ public final class AggregatorCore {
                 snapshot.map { RoundMachine(configuration: config.machineConfiguration, restoring: $0) }
                 ?? RoundMachine(
                     configuration: config.machineConfiguration, round: record.modelRound,
-                    modelHash: ModelHash.of(model))
+                    modelHash: ModelHash.of(downlink?.deviceModel ?? model))
             try rebuildAggregate()
             machine.restoreAccepted(
                 try store.pendingUpdates(task: spec.task).map { .init(device: $0.device, round: $0.round) })
@@ -126,6 +134,7 @@ public final class AggregatorCore {
             )
         } else {
             model = spec.model.network.initialParameters(seed: spec.model.initSeed)
+            downlink = Self.sparseDownlink(spec) ? ModelDeltaStream(initial: model) : nil
             optimizer = ServerOptimizerState(dimension: 0)
             machine = RoundMachine(configuration: config.machineConfiguration, round: 0, modelHash: ModelHash.of(model))
             let path = try checkpoints.write(Checkpoint(round: 0, model: model, optimizer: optimizer), task: spec.task)
@@ -148,10 +157,14 @@ public final class AggregatorCore {
     /// Folds the durable, not yet aggregated updates back into the aggregate (after a restart).
     func rebuildAggregate() throws {
         aggregator.reset()
+        roundAccuracies = [:]
         for pending in try store.pendingUpdates(task: spec.task) {
             let decoded: DecodedUpdate
             do { decoded = try pending.payload.withUnsafeBytes { try decoder.decode($0) } } catch {
                 throw StateError(.corrupt, "a stored update of \(pending.device) no longer decodes", underlying: error)
+            }
+            if let accuracy = decoded.header.metrics[UpdateFormat.Metric.holdoutAccuracy] {
+                roundAccuracies[pending.device] = Double(accuracy)
             }
             do {
                 try aggregator.add(
@@ -169,8 +182,14 @@ public final class AggregatorCore {
     public var round: UInt32 { machine.round }
     /// The round machine's phase.
     public var phase: RoundMachine.Phase { machine.phase }
-    /// The current global model.
+    /// The current global model (the aggregator's own; see ``broadcast`` for what devices hold).
     public var parameters: [Float] { model }
+    /// The model devices hold and train from: the aggregator's own, or with a sparse downlink the one the
+    /// deltas have built.
+    public var broadcast: [Float] { downlink?.deviceModel ?? model }
+
+    /// Whether the task's downlink sends sparse deltas.
+    static func sparseDownlink(_ spec: TaskSpec) -> Bool { spec.codec.downlinkKFraction < 1 }
     /// Accepted updates in the current round (buffer).
     public var pendingCount: Int { aggregator.count }
     /// The task specification served.
@@ -204,7 +223,7 @@ public final class AggregatorCore {
     /// The retained model message; its round is the round that trains on it (after round r: r + 1, even when no
     /// round r + 1 follows).
     func modelMessage(round: UInt32? = nil) throws -> Outgoing {
-        let bytes = try encoder.encodeModel(task: spec.task, round: round ?? machine.round, parameters: model)
+        let bytes = try encoder.encodeModel(task: spec.task, round: round ?? machine.round, parameters: broadcast)
         return Outgoing(topic: topics.model, payload: bytes, retain: true)
     }
 }

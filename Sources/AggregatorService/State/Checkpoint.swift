@@ -8,8 +8,9 @@ import UpdateCodec
 /// (temporary file, fsync, rename, fsync of the directory), so a crash leaves the old checkpoint or the new one.
 ///
 /// Layout (little-endian): "TCKP", version 1, round (u32), model hash (u64), dimension n (u32), optimizer step
-/// (u32), flags (u8: bit 0 momentum present, bit 1 second moment present), n float32 parameters, n float32 m
-/// if flagged, n float32 v if flagged, CRC32C of everything before.
+/// (u32), flags (u8: bit 0 momentum present, bit 1 second moment present, bit 2 broadcast model present), n
+/// float32 parameters, n float32 m if flagged, n float32 v if flagged, n float32 of the broadcast model (what
+/// devices hold when the downlink sends sparse deltas) if flagged, CRC32C of everything before.
 public struct Checkpoint: Sendable, Hashable {
     /// Round (model version) that produced it.
     public var round: UInt32
@@ -17,12 +18,16 @@ public struct Checkpoint: Sendable, Hashable {
     public var model: [Float]
     /// The server optimizer's state.
     public var optimizer: ServerOptimizerState
+    /// The model devices hold, when the downlink sends sparse deltas and it lags the aggregator's own.
+    public var broadcast: [Float]?
 
     /// Creates a checkpoint.
-    public init(round: UInt32, model: [Float], optimizer: ServerOptimizerState) {
+    public init(round: UInt32, model: [Float], optimizer: ServerOptimizerState, broadcast: [Float]? = nil) {
+        precondition(broadcast.map { $0.count == model.count } ?? true, "the broadcast model has another size")
         self.round = round
         self.model = model
         self.optimizer = optimizer
+        self.broadcast = broadcast
     }
 
     static let magic: UInt32 = 0x504B_4354  // "TCKP"
@@ -36,11 +41,12 @@ public struct Checkpoint: Sendable, Hashable {
         w.write(ModelHash.of(model))
         w.write(UInt32(model.count))
         w.write(UInt32(truncatingIfNeeded: optimizer.step))
-        let flags: UInt8 = (optimizer.m.isEmpty ? 0 : 1) | (optimizer.v.isEmpty ? 0 : 2)
+        let flags: UInt8 = (optimizer.m.isEmpty ? 0 : 1) | (optimizer.v.isEmpty ? 0 : 2) | (broadcast == nil ? 0 : 4)
         w.write(flags)
         model.withUnsafeBufferPointer { w.write(floats: $0) }
         if !optimizer.m.isEmpty { optimizer.m.withUnsafeBufferPointer { w.write(floats: $0) } }
         if !optimizer.v.isEmpty { optimizer.v.withUnsafeBufferPointer { w.write(floats: $0) } }
+        broadcast?.withUnsafeBufferPointer { w.write(floats: $0) }
         w.appendChecksum()
         return w.bytes
     }
@@ -59,8 +65,8 @@ public struct Checkpoint: Sendable, Hashable {
                 let n = Int(try r.read(UInt32.self, "dimension"))
                 let step = Int(try r.read(UInt32.self, "optimizer step"))
                 let flags = try r.read(UInt8.self, "flags")
-                guard flags & ~3 == 0 else { throw WireError(.malformed, "checkpoint flags \(flags)") }
-                let arrays = 1 + Int(flags & 1) + Int(flags >> 1 & 1)
+                guard flags & ~7 == 0 else { throw WireError(.malformed, "checkpoint flags \(flags)") }
+                let arrays = 1 + Int(flags & 1) + Int(flags >> 1 & 1) + Int(flags >> 2 & 1)
                 guard r.remaining == arrays * 4 * n else {
                     throw WireError(.lengthMismatch, "checkpoint of \(n) parameters has \(r.remaining) bytes of arrays")
                 }
@@ -70,7 +76,8 @@ public struct Checkpoint: Sendable, Hashable {
                 if flags & 1 != 0 { optimizer.m = try r.readFloats(n) }
                 if flags & 2 != 0 { optimizer.v = try r.readFloats(n) }
                 optimizer.step = step
-                return Checkpoint(round: round, model: model, optimizer: optimizer)
+                let broadcast = flags & 4 != 0 ? try r.readFloats(n) : nil
+                return Checkpoint(round: round, model: model, optimizer: optimizer, broadcast: broadcast)
             }
         }
         self = try parsed.get()

@@ -55,6 +55,24 @@ public struct LocalTraining: Codable, Sendable, Hashable {
         self.proxMu = proxMu
         self.kFraction = kFraction
     }
+
+    enum CodingKeys: String, CodingKey { case samples, proxMu, kFraction }
+
+    /// Reads the settings; `prox_mu` (default 0) and `k_fraction` may be absent.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        samples = try c.decode(Int.self, forKey: .samples)
+        proxMu = try c.decodeIfPresent(Double.self, forKey: .proxMu) ?? 0
+        kFraction = try c.decodeIfPresent(Double.self, forKey: .kFraction)
+    }
+
+    /// Writes the settings, leaving out what has its default.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(samples, forKey: .samples)
+        if proxMu != 0 { try c.encode(proxMu, forKey: .proxMu) }
+        try c.encodeIfPresent(kFraction, forKey: .kFraction)
+    }
 }
 
 /// The retained `{p}/fl/{task}/round` message: what devices train for now.
@@ -106,6 +124,40 @@ public struct RoundAnnouncement: Codable, Sendable, Hashable {
 
     /// Whether `device` is asked to take part.
     public func includes(_ device: String) -> Bool { devices.isEmpty || devices.contains(device) }
+
+    enum CodingKeys: String, CodingKey {
+        case v, task, round, specHash, modelHash, mode, deadlineMs, selection, devices, training
+    }
+
+    /// Reads a message; `selection` (default: all), `devices` (default: none, open to all) may be absent.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        v = try c.decode(Int.self, forKey: .v)
+        task = try c.decode(String.self, forKey: .task)
+        round = try c.decode(UInt32.self, forKey: .round)
+        specHash = try c.decode(HexHash.self, forKey: .specHash)
+        modelHash = try c.decode(HexHash.self, forKey: .modelHash)
+        mode = try c.decode(Mode.self, forKey: .mode)
+        deadlineMs = try c.decode(Int64.self, forKey: .deadlineMs)
+        selection = try c.decodeIfPresent(Selection.self, forKey: .selection) ?? Selection()
+        devices = try c.decodeIfPresent([String].self, forKey: .devices) ?? []
+        training = try c.decode(LocalTraining.self, forKey: .training)
+    }
+
+    /// Writes a message, leaving out what has its default (it goes to every device every round).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(v, forKey: .v)
+        try c.encode(task, forKey: .task)
+        try c.encode(round, forKey: .round)
+        try c.encode(specHash, forKey: .specHash)
+        try c.encode(modelHash, forKey: .modelHash)
+        try c.encode(mode, forKey: .mode)
+        try c.encode(deadlineMs, forKey: .deadlineMs)
+        if selection != Selection() { try c.encode(selection, forKey: .selection) }
+        if !devices.isEmpty { try c.encode(devices, forKey: .devices) }
+        try c.encode(training, forKey: .training)
+    }
 
     /// The JSON message.
     public var json: [UInt8] { ControlJSON.encode(self) }
@@ -231,6 +283,11 @@ public struct RoundMetrics: Codable, Sendable, Hashable {
     public var bytesIn: Int
     /// Central evaluation, when configured.
     public var evaluation: Evaluation?
+    /// The mean hold-out accuracy the round's participants measured, on their own held-out windows, for the
+    /// global model they trained from (from their updates' metrics); absent when none reported one.
+    public var holdoutAccuracy: Double?
+    /// How many participants reported it.
+    public var holdoutDevices: Int?
 
     /// Creates metrics.
     public init(

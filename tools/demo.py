@@ -27,6 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".build" / "release"
+# The share of the model's parameters in each downlink delta (the rest waits on the aggregator for later rounds).
+DOWNLINK_K = 0.3
 
 
 def free_port() -> int:
@@ -128,6 +130,8 @@ def main() -> int:
     ap.add_argument("--strategy", default="fedavg", help="fedavg, fedadam, fedyogi, fedavgm, median, …")
     ap.add_argument("--values", default="int8", help="update values: float32, float16, int8, ternary")
     ap.add_argument("--k", type=float, default=0.1, help="share of parameters per update")
+    ap.add_argument("--downlink-k", type=float, default=DOWNLINK_K,
+                    help="share of parameters per model delta to the devices (1: the dense model every round)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, state)")
     ap.add_argument("--json", metavar="FILE", help="also write the rounds and the summary as JSON")
     ap.add_argument("--fleet", action="store_true",
@@ -198,7 +202,7 @@ task:
   data: {{stream: {stream}, channels: [0, 1, 2, 3, 4, 5], label_channel: 6, window_frames: 100, hop_frames: 50,
           features: [mean, std, min, max, rms, zcr]}}
   training: {{optimizer: adam, learning_rate: 0.01}}
-  codec: {{k_fraction: {args.k}, values: {args.values}}}
+  codec: {{k_fraction: {args.k}, values: {args.values}, downlink_k_fraction: {args.downlink_k}}}
 rounds: {{duration_s: 60, min_participants: {len(devices)}, max_rounds: {args.rounds},
           local: {{samples: {args.samples}}}}}
 strategy: {{kind: {args.strategy}}}
@@ -215,10 +219,11 @@ strategy: {{kind: {args.strategy}}}
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     os.set_blocking(watcher.stdout.fileno(), False)
     processes.children.append(("watcher", watcher))
-    # The binary model: only its length is wanted.
+    # The binary model and its deltas: only their lengths are wanted.
     model_watcher = subprocess.Popen(
-        ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker_port), "-F", "model\t%l",
-         "-t", "tributary/v1/fl/har/model"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker_port), "-F", "%t\t%l",
+         "-t", "tributary/v1/fl/har/model", "-t", "tributary/v1/fl/har/model/delta"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     os.set_blocking(model_watcher.stdout.fileno(), False)
     processes.children.append(("model watcher", model_watcher))
 
@@ -273,17 +278,66 @@ strategy: {{kind: {args.strategy}}}
     rows: list[dict] = []
     wire = agent_wire_bytes(broker_port)
     wire_start = (0, 0)  # the agents' connections are new: everything they exchanged counts
+    dimension = 36 * classes + classes
+    n = max(1, len(devices))
 
     statuses: dict[str, dict] = {}
-    by_model: dict[str, dict[str, dict]] = {}  # model hash → device → the status reporting it
-    pending: list[dict] = []
-    model_bytes = 0
+    finished: list[dict] = []  # aggregated rounds in order, each with its wire bytes, waiting for its accuracy
+    # Hold-out accuracy of the model after round r: the mean the devices report in round r + 1's updates (the
+    # aggregator's metrics), and for the last model the devices' final statuses.
+    accuracy: dict[int, float] = {}
+    sizes = {"model": 0, "delta": 0}
     buffer = b""
-    printed = 0
     started = time.time()
     stopped_at = 0.0
-    while not stop["now"] and printed < args.rounds:
-        if aggregator.poll() is not None and not pending:
+
+    def print_ready(final: bool = False) -> None:
+        while finished and (finished[0]["round"] in accuracy or final):
+            row = finished.pop(0)
+            row["accuracy"] = accuracy.get(row["round"])
+            shown = f"{row['accuracy']:.4f}" if row["accuracy"] is not None else "-"
+            print(f"{row['round']:>5}  {row['devices']:>7}  {shown:>12}  {row['up_payload_bytes']:>10}  "
+                  f"{row['down_payload_bytes']:>12}  {4 * dimension * row['devices']:>9}  "
+                  f"{row['round_s']:>9.2f}s  {row['up_wire_bytes'] / n:>11.0f}  {row['down_wire_bytes'] / n:>13.0f}",
+                  flush=True)
+            rows.append(row)
+
+    def read_messages() -> None:
+        nonlocal buffer
+        buffer += (watcher.stdout.read() or b"") + (model_watcher.stdout.read() or b"")
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            topic, _, payload = line.partition(b"\t")
+            topic = topic.decode(errors="replace")
+            if topic.endswith("/model") or topic.endswith("/model/delta"):
+                sizes["delta" if topic.endswith("/delta") else "model"] = int(payload or 0)
+                continue
+            try:
+                message = json.loads(payload)
+            except ValueError:
+                continue
+            if topic.endswith("/status"):
+                statuses[message.get("device", "")] = message
+            elif topic.endswith("/metrics") and message.get("status") == "aggregated":
+                on_metrics(message)
+
+    def on_metrics(m: dict) -> None:
+        nonlocal wire, started
+        if any(r["round"] == m["round"] for r in finished + rows):
+            return  # the retained copy again
+        if m.get("holdout_accuracy") is not None:
+            accuracy[m["round"] - 1] = m["holdout_accuracy"]
+        now_wire = agent_wire_bytes(broker_port)
+        up, down = now_wire[0] - wire[0], now_wire[1] - wire[1]
+        wire = now_wire
+        each = sizes["delta"] if args.downlink_k < 1 and sizes["delta"] else sizes["model"]
+        finished.append({"round": m["round"], "devices": len(m["accepted"]), "up_payload_bytes": m["bytes_in"],
+                         "down_payload_bytes": each * len(m["accepted"]), "up_wire_bytes": up,
+                         "down_wire_bytes": down, "round_s": m["duration_ms"] / 1000, "model_hash": m["model_hash"]})
+        started = time.time()
+
+    while not stop["now"] and len(finished) + len(rows) < args.rounds:
+        if aggregator.poll() is not None:
             # It stops by itself after the last round: give its last messages a moment to arrive.
             stopped_at = stopped_at or time.time()
             if time.time() - stopped_at > 5:
@@ -292,58 +346,37 @@ strategy: {{kind: {args.strategy}}}
         if time.time() - started > 600:
             say("no progress for 10 minutes; stopping")
             return 1
-        buffer += (watcher.stdout.read() or b"") + (model_watcher.stdout.read() or b"")
-        while b"\n" in buffer:
-            line, buffer = buffer.split(b"\n", 1)
-            topic, _, payload = line.partition(b"\t")
-            topic = topic.decode(errors="replace")
-            if topic == "model":
-                model_bytes = int(payload or 0)
-                continue
-            try:
-                message = json.loads(payload)
-            except ValueError:
-                continue
-            if topic.endswith("/status"):
-                statuses[message.get("device", "")] = message
-                by_model.setdefault(message.get("model_hash"), {})[message.get("device", "")] = message
-            elif topic.endswith("/metrics") and message.get("status") == "aggregated":
-                pending.append(message)
-        # A round's row once every device reports the model it produced (or after 5 s).
-        while pending:
-            m = pending[0]
-            reported = [s for d, s in by_model.get(m["model_hash"], {}).items() if d in devices]
-            if len(reported) < len(devices) and time.time() - m.setdefault("_seen", time.time()) < 5:
-                break
-            pending.pop(0)
-            accuracies = [s["metrics"]["holdout_accuracy"] for s in reported
-                          if "holdout_accuracy" in s.get("metrics", {})]
-            accuracy = f"{sum(accuracies) / len(accuracies):.4f}" if accuracies else "-"
-            dimension = 36 * classes + classes
-            now_wire = agent_wire_bytes(broker_port)
-            up, down = now_wire[0] - wire[0], now_wire[1] - wire[1]
-            wire = now_wire
-            n = max(1, len(devices))
-            print(f"{m['round']:>5}  {len(m['accepted']):>7}  {accuracy:>12}  {m['bytes_in']:>10}  "
-                  f"{model_bytes * len(m['accepted']):>12}  {4 * dimension * len(m['accepted']):>9}  "
-                  f"{m['duration_ms'] / 1000:>9.2f}s  {up / n:>11.0f}  {down / n:>13.0f}", flush=True)
-            rows.append({"round": m["round"], "devices": len(m["accepted"]),
-                         "accuracy": sum(accuracies) / len(accuracies) if accuracies else None,
-                         "up_payload_bytes": m["bytes_in"], "down_payload_bytes": model_bytes * len(m["accepted"]),
-                         "up_wire_bytes": up, "down_wire_bytes": down, "round_s": m["duration_ms"] / 1000})
-            printed += 1
-            started = time.time()
+        read_messages()
+        print_ready()
         time.sleep(0.05)
-    print()
-    n = max(1, len(devices))
+    if stop["now"]:
+        return 1
     total_up, total_down = wire[0] - wire_start[0], wire[1] - wire_start[1]
-    per_round = max(1, len(rows))
-    say(f"on the wire (TCP payload of the agents' broker connections, everything included): "
-        f"{total_up / n / per_round:.0f} B up and {total_down / n / per_round:.0f} B down per device per round")
+    per_round = max(1, len(finished) + len(rows))
     # Footprint, read from /proc once the agents are past start-up (they trim their code pages 5 s in).
     time.sleep(max(0.0, agents_started + 8 - time.time()))
     rss, peaks, cpu = footprint_with_peaks(agents)
     elapsed = time.time() - agents_started
+    # The last model's hold-out accuracy: from the statuses the agents publish as they stop (SIGTERM).
+    final = finished[-1] if finished else None
+    for agent in agents:
+        agent.send_signal(signal.SIGTERM)
+    deadline = time.time() + 20
+    while final and time.time() < deadline:
+        read_messages()
+        if all(statuses.get(d, {}).get("state") == "offline" for d in devices):
+            break
+        time.sleep(0.05)
+    if final:
+        reported = [s["metrics"]["holdout_accuracy"] for d, s in statuses.items()
+                    if d in devices and s.get("model_hash") == final["model_hash"]
+                    and "holdout_accuracy" in s.get("metrics", {})]
+        if reported:
+            accuracy[final["round"]] = sum(reported) / len(reported)
+    print_ready(final=True)
+    print()
+    say(f"on the wire (TCP payload of the agents' broker connections, everything included): "
+        f"{total_up / n / per_round:.0f} B up and {total_down / n / per_round:.0f} B down per device per round")
     if rss and args.fleet:
         say(f"{len(rss)} fleet process(es): {sum(rss):.0f} MiB resident for {len(devices)} agents "
             f"({sum(rss) / len(devices):.2f} MiB each), CPU {sum(cpu):.1f} s in {elapsed:.0f} s")
@@ -375,7 +408,7 @@ strategy: {{kind: {args.strategy}}}
             "model_parameters": 36 * classes + classes,
         }, indent=1) + "\n")
         say(f"wrote {args.json}")
-    return 0 if printed >= args.rounds else 1
+    return 0 if len(rows) >= args.rounds else 1
 
 
 if __name__ == "__main__":

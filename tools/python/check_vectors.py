@@ -19,6 +19,11 @@ model hash, value quantisers, the update writer and reader) and tributary_federa
 strategy, shard partials, staleness weights, device selection): bit-level outputs exactly, floating-point outputs
 within 1e-6 relative.
 
+Last (unless ``--no-self``), self-checks of what the document specifies without an example block the Swift suite
+could check: the metrics trailer (layout, reading back, every rejection), the sparse model downlink (a device
+following deltas holds the broadcast model bit for bit, and falls back to the full model), and round
+announcements and metrics with their optional fields absent.
+
 Prints one line per vector and per example and a closing ``N passed, N failed`` line; exits 1 on any mismatch.
 """
 
@@ -121,6 +126,10 @@ def compare_update(msg: dict, spec: dict, data: bytes) -> str:
         want = spec["signature"]
         got = msg["signature"].hex() if msg["signature"] is not None else None
         field(got, want, "signature")
+    if "metrics" in spec:
+        got = {str(k): float(v) for k, v in msg["metrics"].items()}
+        want = {str(k): float(np.float32(v)) for k, v in spec["metrics"].items()}
+        field(got, want, "metrics")
     int_equal(msg["indices"], spec["indices"], "indices")
     f32_equal(msg["values"], spec["values"], "values")
     extra = ""
@@ -175,6 +184,12 @@ def check_invariants(msg: dict) -> None:
             raise Mismatch("accepted indices that are not strictly increasing below n")
         if not np.all(np.isfinite(msg["values"])):
             raise Mismatch("accepted a non-finite value")
+        metrics = list(msg["metrics"].items())
+        if bool(metrics) != bool(msg["flags"] & 4) or len(metrics) > 16:
+            raise Mismatch("accepted a metrics trailer that does not match flag bit 2 or holds over 16 entries")
+        ids = [metric for metric, _ in metrics]
+        if ids != sorted(set(ids)) or not all(np.isfinite(v) for _, v in metrics):
+            raise Mismatch("accepted metric ids that do not increase, or a non-finite metric")
         msg.dense()
     else:
         values = msg["values"]
@@ -404,6 +419,156 @@ def check_staleness(example: dict) -> str:
     return f"{len(example['cases'])} staleness factors"
 
 
+# --------------------------------------------------------------------------------------------------------------
+# Self-checks: what the document specifies without an example block (the Swift suite's example kinds cannot carry a
+# metrics trailer, a model delta or an announcement), checked against the Python implementations.
+
+# The document's first update-message example (int8, bitmap), as the base of the metrics trailer checks.
+_TRAILER_BASE = dict(task="har", round=7, device="dev-1", sample_weight=120, dimension=20, indices=[2, 3, 11, 19],
+                     values=[0.5, -0.25, 0.1, -0.0625], value_encoding="int8", model_hash_value=0x24114A1184ABB8FB)
+
+
+def _with_trailer(plain: bytes, trailer: bytes, extra_flags: int = 4) -> bytes:
+    """`plain` (an encoded message without trailers) with flag bits `extra_flags` set and `trailer` before a new
+    CRC."""
+    body = bytearray(plain[:-4])
+    body[6] |= extra_flags
+    return with_crc(bytes(body) + trailer)
+
+
+def check_metrics_trailer() -> str:
+    plain = tw.encode_update(**_TRAILER_BASE)
+    trailer = bytes.fromhex("010100 00503f".replace(" ", ""))  # one metric: id 1, 0.8125 (the document's example)
+    data = tw.encode_update(**_TRAILER_BASE, metrics={tw.METRIC_HOLDOUT_ACCURACY: 0.8125})
+    field(data.hex(), _with_trailer(plain, trailer).hex(), "trailer layout (flag bit 2, before the CRC)")
+    msg = tw.decode_update(data)
+    field({k: float(v) for k, v in msg["metrics"].items()}, {1: 0.8125}, "metrics read back")
+    plain_msg = tw.decode_update(plain)
+    field(plain_msg["metrics"], {}, "metrics of a message without a trailer")
+    int_equal(msg["indices"], plain_msg["indices"].tolist(), "indices with a trailer")
+    f32_exact(msg["values"], plain_msg["values"].tolist(), "values with a trailer")
+    # Unknown ids are kept; a signature trailer follows the metrics trailer.
+    several = tw.encode_update(**_TRAILER_BASE, metrics={9: -2.5, 1: 0.75, 200: 3.0}, signature=b"\xab\xcd")
+    msg = tw.decode_update(several)
+    field({k: float(v) for k, v in msg["metrics"].items()}, {1: 0.75, 9: -2.5, 200: 3.0}, "several metrics")
+    field(msg["signature"], b"\xab\xcd", "signature after the metrics trailer")
+    entry = lambda metric, value: struct.pack("<B", metric) + struct.pack("<f", value)  # noqa: E731
+    rejections = [
+        ("count 0", b"\x00", "count_out_of_range"),
+        ("count 17", bytes([17]) + b"".join(entry(i, 0.5) for i in range(17)), "count_out_of_range"),
+        ("ids 2, 1", b"\x02" + entry(2, 0.5) + entry(1, 0.5), "unsorted"),
+        ("ids 1, 1", b"\x02" + entry(1, 0.5) + entry(1, 0.5), "unsorted"),
+        ("NaN", b"\x01" + entry(1, float("nan")), "non_finite"),
+        ("-inf", b"\x01" + entry(1, float("-inf")), "non_finite"),
+        ("count 2, one entry", b"\x02" + entry(1, 0.5), "truncated"),
+        ("entry cut short", b"\x01" + entry(1, 0.5)[:3], "truncated"),
+        ("flag set, no trailer", b"", "truncated"),
+        ("a byte after the entry", b"\x01" + entry(1, 0.5) + b"\x00", "length_mismatch"),
+    ]
+    for name, raw, code in rejections:
+        expect_wire_error(_with_trailer(plain, raw), {code}, f"metrics trailer {name}")
+    expect_wire_error(_with_trailer(plain, b"", extra_flags=8), {"malformed"}, "flag bit 3")
+    return f"metrics trailer: layout, read back, unknown ids kept, {len(rejections) + 1} rejections"
+
+
+def check_downlink() -> str:
+    rng = np.random.default_rng(7)
+    n, fraction, task = 600, 0.5, "har"
+    model = rng.standard_normal(n).astype(np.float32)
+    broadcast = model.copy()
+    follower = tf.DownlinkFollower(broadcast, round=1)
+    late = tf.DownlinkFollower(broadcast, round=1)
+    field(tf.downlink_k(n, fraction), 300, "k")
+    field((tf.downlink_k(10, 0.25), tf.downlink_k(10, 0.01), tf.downlink_k(3, 0.9)), (3, 1, 3), "k rounding")
+    messages = []
+    for r in range(1, 6):
+        touched = rng.choice(n, size=120, replace=False)
+        model[touched] = (model[touched] + rng.standard_normal(120).astype(np.float32) * np.float32(0.1)).astype(
+            np.float32)
+        base_hash = tw.model_hash(broadcast)
+        indices, values, broadcast = tf.downlink_step(model, broadcast, fraction)
+        data = tw.encode_update(task=task, round=r + 1, dimension=n, indices=indices, values=values,
+                                value_encoding="int8", model_hash_value=base_hash, message_type="sparseModelDelta")
+        delta = tw.decode_update(data, expected_task=task, expected_dimension=n)
+        messages.append(delta)
+        field((delta["type"], delta["device"], delta["sample_weight"], delta["k"]), ("sparseModelDelta", "", 0, 300),
+              f"round {r}: delta header")
+        field(follower.offer_delta(delta), "applied", f"round {r}: delta")
+        if not np.array_equal(follower.parameters.view(np.uint32), broadcast.view(np.uint32)):
+            raise Mismatch(f"round {r}: the follower's parameters are not the broadcast model bit for bit")
+        field(follower.hash, tw.model_hash(broadcast), f"round {r}: hash")
+        field(follower.follows_full_model, True, f"round {r}: still on the full model (never adopted one)")
+        if r != 2:  # the late device misses round 2's delta
+            verdict = late.offer_delta(delta)
+            field(verdict, "applied" if r < 2 else "needs_full_model", f"round {r}: late device")
+    field(late.follows_full_model, True, "late device back on the full model")
+    full = tw.decode_update(tw.encode_update(task=task, round=7, dimension=n, indices=np.arange(n), values=broadcast,
+                                             value_encoding="float32", model_hash_value=tw.model_hash(broadcast),
+                                             message_type="denseModel"))
+    field(late.offer_model(full), True, "late device adopts the full model")
+    field((late.hash, late.follows_full_model), (follower.hash, False), "late device in step, off the full model")
+    field(late.offer_delta(messages[-1]), "ignored", "a delta not newer than the model held")
+    late.offer_announcement({"model_hash": format(late.hash ^ 1, "016x")})
+    field(late.follows_full_model, True, "a round for another model: back on the full model")
+    left = float(np.linalg.norm((model - broadcast).astype(np.float64)))
+    return (f"sparse downlink: 5 int8 deltas (n {n}, k 300) applied bit for bit, fallback to the full model; "
+            f"‖x − b‖ {left:.3g}")
+
+
+def check_control_messages() -> str:
+    minimal = (b'{"deadline_ms":1700000000000,"mode":"sync","model_hash":"24114a1184abb8fb","round":3,'
+               b'"spec_hash":"0123456789abcdef","task":"har","training":{"samples":100},"v":1}')
+    a = tf.read_round_announcement(minimal)
+    field(a["selection"], {"mode": "all", "value": 1, "seed": 1}, "absent selection")
+    field(a["devices"], [], "absent devices")
+    field((a["training"]["prox_mu"], a["training"]["k_fraction"]), (0.0, None), "absent prox_mu and k_fraction")
+    field(tf.announcement_includes(a, "anyone"), True, "an open round")
+    full = json.loads(minimal)
+    full.update(selection={"mode": "count", "seed": 42, "value": 2}, devices=["d1", "d2"])
+    full["training"].update(prox_mu=0.01, k_fraction=0.05)
+    a = tf.read_round_announcement(full)
+    field((a["selection"]["mode"], a["devices"], a["training"]["prox_mu"], a["training"]["k_fraction"]),
+          ("count", ["d1", "d2"], 0.01, 0.05), "fields present")
+    field((tf.announcement_includes(a, "d2"), tf.announcement_includes(a, "d3")), (True, False), "a selection")
+    for bad, code in ((dict(json.loads(minimal), v=2), "unsupported_version"),
+                      ({k: v for k, v in json.loads(minimal).items() if k != "training"}, "malformed")):
+        try:
+            tf.read_round_announcement(bad)
+        except tf.ProtocolError as error:
+            field(error.code, code, "refused announcement")
+        else:
+            raise Mismatch(f"accepted an announcement that should be {code}")
+    metrics = tf.read_round_metrics(
+        b'{"accepted":["a","b"],"bytes_in":10,"duration_ms":5,"model_hash":"24114a1184abb8fb","model_norm":1.5,'
+        b'"rejected":{},"round":3,"status":"aggregated","task":"har","total_weight":2,"update_norm":0.5,"v":1}')
+    field((metrics["holdout_accuracy"], metrics["holdout_devices"]), (None, None), "absent hold-out fields")
+    field(tf.holdout_mean([0.8125, 0.75, 0.5]), 0.6875, "hold-out mean")
+    field(tf.holdout_mean([0.9, 0.8]), 0.85, "hold-out mean of float32 values, 4 decimals")
+    field(tf.holdout_mean([]), None, "no hold-out accuracy reported")
+    return "announcement defaults (selection, devices, prox_mu), round metrics' hold-out fields"
+
+
+SELF_CHECKS = {
+    "metrics-trailer": check_metrics_trailer,
+    "downlink": check_downlink,
+    "control-messages": check_control_messages,
+}
+
+
+def run_self_checks() -> tuple[int, int]:
+    passed = failed = 0
+    for name, check in SELF_CHECKS.items():
+        try:
+            summary = check()
+        except (Mismatch, KeyError, TypeError, ValueError) as error:
+            print(f"FAIL self-check {name}: {error}")
+            failed += 1
+            continue
+        print(f"ok   self-check {name}: {summary}")
+        passed += 1
+    return passed, failed
+
+
 EXAMPLE_CHECKS = {
     "model-hash": check_model_hash,
     "values": check_values,
@@ -453,7 +618,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20240501)
     parser.add_argument("-v", "--verbose", action="store_true", help="print the robustness checks' details")
     parser.add_argument("--doc", type=Path, default=DEFAULT_DOC, help="the specification whose examples to check")
-    parser.add_argument("--no-doc", action="store_true", help="check the fixture vectors only")
+    parser.add_argument("--no-doc", action="store_true", help="skip the document's examples")
+    parser.add_argument("--no-self", action="store_true", help="skip the self-checks (trailer, downlink, JSON)")
     args = parser.parse_args(argv)
     dirs = args.dirs or DEFAULT_DIRS
     rng = random.Random(args.seed)
@@ -500,6 +666,11 @@ def main(argv: list[str] | None = None) -> int:
         doc_passed, doc_failed = check_doc(args.doc)
         passed += doc_passed
         failed += doc_failed
+
+    if not args.no_self:
+        self_passed, self_failed = run_self_checks()
+        passed += self_passed
+        failed += self_failed
 
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 and passed > 0 else 1

@@ -7,7 +7,11 @@ Written from the specification only, to check its worked examples and to cross-c
     (fedavg, fedavgm, fedadam, fedyogi, fedadagrad, median, trimmed_mean), with clipping, staleness weights,
     implicit zeros, and shard partials (``partial`` / ``merge``);
   * ``staleness_factor``, ``trim_count``;
-  * ``draw`` / ``selected_devices``: the seeded device selection (SplitMix64 and a partial Fisher–Yates shuffle).
+  * ``draw`` / ``selected_devices``: the seeded device selection (SplitMix64 and a partial Fisher–Yates shuffle);
+  * ``read_round_announcement`` / ``read_round_metrics``: the JSON messages with absent fields at their defaults,
+    and ``holdout_mean`` (the metrics' ``holdout_accuracy``);
+  * the sparse model downlink: ``downlink_k``, ``downlink_step`` (the aggregator's side) and ``DownlinkFollower``
+    (a device following deltas, with the full model as fallback).
 
 Arithmetic follows the specification: IEEE double everywhere, the model and the optimizer moments stored as
 float32 (each stored value rounded from the double result).
@@ -16,12 +20,15 @@ float32 (each stored value rounded from the double result).
 from __future__ import annotations
 
 import base64
+import json
 import math
 import struct
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import numpy as np
+
+import tributary_wire as tw
 
 __all__ = [
     "STRATEGY_DEFAULTS",
@@ -35,6 +42,15 @@ __all__ = [
     "draw",
     "selected_devices",
     "partial_arrays_base64",
+    "ProtocolError",
+    "DEFAULT_SELECTION",
+    "read_round_announcement",
+    "announcement_includes",
+    "read_round_metrics",
+    "holdout_mean",
+    "downlink_k",
+    "downlink_step",
+    "DownlinkFollower",
 ]
 
 #: Every strategy setting and its default (the aggregator configuration's `strategy` keys).
@@ -314,3 +330,193 @@ def selected_devices(online: list[str], mode: str, value: float, seed: int, roun
     if wanted < 1:
         return None
     return draw(candidates, min(wanted, len(candidates)), (seed ^ round_) & _MASK)
+
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Control messages (JSON): what this module reads of them
+
+#: The `selection` an announcement leaves out (only this exact value is left out).
+DEFAULT_SELECTION: dict[str, Any] = {"mode": "all", "value": 1, "seed": 1}
+
+
+class ProtocolError(Exception):
+    """A JSON control message refused: ``code`` is ``malformed`` or ``unsupported_version`` (this reader checks
+    the shape and the version, not every range)."""
+
+    def __init__(self, code: str, message: str):
+        self.code = code
+        self.message = message
+        super().__init__(f"{code}: {message}")
+
+
+def _json_object(message: Any, what: str) -> dict[str, Any]:
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        message = bytes(message).decode("utf-8", errors="strict")
+    if isinstance(message, str):
+        try:
+            message = json.loads(message)
+        except json.JSONDecodeError as error:
+            raise ProtocolError("malformed", f"{what}: {error}") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("malformed", f"{what} is not a JSON object")
+    return message
+
+
+def _require(obj: dict[str, Any], keys: tuple[str, ...], what: str) -> None:
+    for key in keys:
+        if key not in obj or obj[key] is None:
+            raise ProtocolError("malformed", f"{what}: missing key {key!r}")
+
+
+def _check_version(obj: dict[str, Any], what: str) -> None:
+    if obj.get("v") != 1:
+        raise ProtocolError("unsupported_version", f"{what} version {obj.get('v')!r}")
+
+
+def read_round_announcement(message: Any) -> dict[str, Any]:
+    """A round announcement (bytes, text or a parsed object) with every field present: a missing `selection` is
+    {all, 1, 1}, missing `devices` is [] (open to all), a missing `training.prox_mu` is 0 and a missing
+    `training.k_fraction` is None (the specification's `codec.k_fraction`)."""
+    obj = _json_object(message, "round announcement")
+    _require(obj, ("v", "task", "round", "spec_hash", "model_hash", "mode", "deadline_ms", "training"),
+             "round announcement")
+    training = obj["training"]
+    if not isinstance(training, dict):
+        raise ProtocolError("malformed", "round announcement: training is not an object")
+    _require(training, ("samples",), "round announcement training")
+    _check_version(obj, "round announcement")
+    out = dict(obj)
+    out["selection"] = dict(obj["selection"]) if obj.get("selection") is not None else dict(DEFAULT_SELECTION)
+    out["devices"] = list(obj["devices"]) if obj.get("devices") is not None else []
+    out["training"] = {
+        **training,
+        "prox_mu": training.get("prox_mu") if training.get("prox_mu") is not None else 0.0,
+        "k_fraction": training.get("k_fraction"),
+    }
+    return out
+
+
+def announcement_includes(announcement: dict[str, Any], device: str) -> bool:
+    """Whether `device` takes part: `devices` empty (or absent) or listing it."""
+    devices = announcement.get("devices") or []
+    return not devices or device in devices
+
+
+def read_round_metrics(message: Any) -> dict[str, Any]:
+    """Round metrics with the optional fields present: `reason`, `evaluation`, `holdout_accuracy` and
+    `holdout_devices` are None when absent."""
+    obj = _json_object(message, "round metrics")
+    _require(obj, ("v", "task", "round", "status", "accepted", "rejected", "total_weight", "model_hash",
+                   "update_norm", "model_norm", "duration_ms", "bytes_in"), "round metrics")
+    _check_version(obj, "round metrics")
+    out = dict(obj)
+    for key in ("reason", "evaluation", "holdout_accuracy", "holdout_devices"):
+        out.setdefault(key, None)
+    return out
+
+
+def _round_half_away(x: float) -> float:
+    a = abs(x)
+    q = math.floor(a)
+    if a - q >= 0.5:
+        q += 1
+    return math.copysign(q, x)
+
+
+def holdout_mean(accuracies: list[float]) -> Optional[float]:
+    """The metrics' `holdout_accuracy` from the metric-1 values of the aggregated updates, in the order of
+    `accepted`: each float32 widened to double, summed in order, divided by their number, rounded to 4 decimals
+    (halves away from zero). None when there are none (the field is then absent)."""
+    if not accuracies:
+        return None
+    total = 0.0
+    for a in accuracies:
+        total += float(np.float32(a))
+    return _round_half_away(total / len(accuracies) * 10_000) / 10_000
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The sparse model downlink (codec.downlink_k_fraction < 1)
+
+
+def downlink_k(dimension: int, fraction: float) -> int:
+    """k = max(1, min(n, round(n·f))), halves away from zero."""
+    return max(1, min(dimension, int(_round_half_away(dimension * fraction))))
+
+
+def downlink_step(model: Any, broadcast: Any, fraction: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One aggregation's downlink: from the aggregator's own model x and the broadcast model b, the k indices of
+    largest |x − b| (float32 difference; ties to the lower index), ascending, the values to send there (x − b,
+    to be int8-quantised by the encoder), and the new broadcast model b + decoded values (float32 additions)."""
+    x = np.asarray(model, dtype=np.float32).reshape(-1)
+    b = np.array(broadcast, dtype=np.float32, copy=True).reshape(-1)
+    if x.size != b.size:
+        raise ValueError("the model and the broadcast model differ in size")
+    d = (x - b).astype(np.float32)
+    k = downlink_k(d.size, fraction)
+    magnitudes = np.abs(d).astype(np.float64)
+    order = np.lexsort((np.arange(d.size), -magnitudes))  # largest first, lower index first among equals
+    indices = np.sort(order[:k]).astype(np.uint32)
+    values = d[indices]
+    _, decoded = tw.quantize_values(values, "int8")
+    b[indices.astype(np.int64)] += decoded
+    return indices, values, b
+
+
+@dataclass
+class DownlinkFollower:
+    """A device's model: the parameters it holds, their round and hash, and whether it listens to the retained
+    full model (it stops once it holds the full model and the task's downlink is sparse)."""
+
+    parameters: np.ndarray
+    round: int = 0
+    sparse_downlink: bool = True
+    follows_full_model: bool = True
+    hash: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.parameters = np.array(self.parameters, dtype=np.float32, copy=True).reshape(-1)
+        self.hash = tw.model_hash(self.parameters)
+
+    def _hold(self, parameters: np.ndarray, round_: int, hash_: int) -> bool:
+        if hash_ == self.hash:
+            return False
+        self.parameters, self.round, self.hash = parameters, round_, hash_
+        return True
+
+    def offer_model(self, message: dict) -> bool:
+        """A decoded dense model (`{p}/fl/{task}/model`); adopted when its hash is its content's and differs from
+        the one held. Returns whether it was adopted."""
+        if message.get("type") != "denseModel":
+            raise ValueError("not a dense model")
+        parameters = np.asarray(message["values"], dtype=np.float32).copy()
+        hash_ = int(message["base_model_hash"], 16)
+        if tw.model_hash(parameters) != hash_:
+            raise ValueError("a model whose content is not its hash")
+        adopted = self._hold(parameters, int(message["round"]), hash_)
+        if self.sparse_downlink and self.hash == hash_:
+            self.follows_full_model = False
+        return adopted
+
+    def offer_delta(self, message: dict) -> str:
+        """A decoded sparse model delta (`{p}/fl/{task}/model/delta`): ``applied``; ``ignored`` (its round is not
+        above the one held, unless the held round is 0); or ``needs_full_model`` (its base is not the model held:
+        the device listens to the full model again)."""
+        if message.get("type") != "sparseModelDelta":
+            raise ValueError("not a sparse model delta")
+        round_ = int(message["round"])
+        if self.round != 0 and round_ <= self.round:
+            return "ignored"
+        try:
+            parameters = tw.apply_model_delta(self.parameters, message)
+        except tw.BaseMismatch:
+            self.follows_full_model = True
+            return "needs_full_model"
+        self._hold(parameters, round_, tw.model_hash(parameters))
+        return "applied"
+
+    def offer_announcement(self, announcement: dict[str, Any]) -> None:
+        """A round for a model this device does not hold: listen to the full model again."""
+        if int(announcement["model_hash"], 16) != self.hash:
+            self.follows_full_model = True

@@ -3,7 +3,8 @@
 
 Decodes
   * sensor frame batches (magic "TSFB", message type 0x10) with ``decode_sensor_batch``;
-  * updates and models (magic "TUPD", message types 0x20 / 0x30 / 0x31) with ``decode_update``;
+  * updates and models (magic "TUPD", message types 0x20 / 0x30 / 0x31), their metrics trailer (flag bit 2)
+    included, with ``decode_update``; ``apply_model_delta`` applies a sparse model delta as a device does;
   * either of them, chosen by the magic, with ``decode``.
 
 Every payload is validated the way the specification asks before anything is returned (checksum, magic,
@@ -40,6 +41,10 @@ __all__ = [
     "decode_sensor_batch",
     "decode_update",
     "dense",
+    "apply_model_delta",
+    "BaseMismatch",
+    "METRIC_HOLDOUT_ACCURACY",
+    "METRIC_NAMES",
     "quantize_values",
     "encode_indices",
     "encode_update",
@@ -380,6 +385,12 @@ VALUE_ENCODINGS = {0: "float32", 1: "float16", 2: "int8", 3: "ternary"}
 INDEX_ENCODINGS = {0: "deltaVarint", 1: "bitmap", 2: "dense", 3: "raw32"}
 INT8_BLOCK = 256
 MAX_IDENTIFIER = 64
+#: Most entries a metrics trailer (flag bit 2) holds.
+MAX_METRICS = 16
+#: Metric id 1: hold-out accuracy, on the device's held-out windows, of the global model the update was trained from.
+METRIC_HOLDOUT_ACCURACY = 1
+#: The metric ids the specification assigns (others are kept as read, by number).
+METRIC_NAMES = {METRIC_HOLDOUT_ACCURACY: "holdout_accuracy"}
 DEFAULT_MAX_DIMENSION = 100_000_000
 # magic 4, version, type, flags, value encoding, index encoding, task (1 + at least 1), round 4, device length 1,
 # weight 4, n 4, k 4, hash 8, body lengths 4 + 4, CRC 4.
@@ -387,8 +398,9 @@ _UPDATE_MINIMUM = 4 + 5 + 2 + 4 + 1 + 4 + 4 + 4 + 8 + 4 + 4 + 4
 
 
 class UpdateMessage(dict):
-    """A decoded update or model: a dict of header fields plus ``indices`` (uint32, k) and ``values``
-    (float32, k). ``dense()`` expands it to a float32 vector of the message's dimension (see ``dense``)."""
+    """A decoded update or model: a dict of header fields (``metrics``: {id: float32} from the metrics trailer,
+    empty without one) plus ``indices`` (uint32, k) and ``values`` (float32, k). ``dense()`` expands it to a
+    float32 vector of the message's dimension (see ``dense``)."""
 
     kind = "update"
 
@@ -414,6 +426,35 @@ def dense(message: dict, base: Any = None) -> np.ndarray:
         raise ValueError(f"base has {out.size} parameters, the message's dimension is {n}")
     out[indices] += values
     return out
+
+
+class BaseMismatch(ValueError):
+    """A sparse model delta whose base (its model hash) is not the parameters it was offered: take the full
+    model instead. ``expected`` is the delta's base hash, ``actual`` the parameters' hash."""
+
+    def __init__(self, expected: int, actual: int):
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"the delta is for model {expected:016x}, the parameters are {actual:016x}")
+
+
+def apply_model_delta(parameters: Any, message: dict) -> np.ndarray:
+    """A device applying a decoded sparse model delta (``0x31``) to the parameters it holds: checks that the
+    hash of ``parameters`` is the delta's model hash (``BaseMismatch`` otherwise), then adds each value at its
+    index with one float32 addition. Returns the new parameters (a copy); their hash is the broadcast model's,
+    which the next round announcement names. ``ValueError`` for another message type or dimension."""
+    if message.get("type") != "sparseModelDelta":
+        raise ValueError(f"a {message.get('type')} message is not a sparse model delta")
+    held = np.array(parameters, dtype=np.float32, copy=True).reshape(-1)
+    if held.size != int(message["dimension"]):
+        raise ValueError(f"{held.size} parameters, the delta's dimension is {message['dimension']}")
+    expected = int(message["base_model_hash"], 16)
+    actual = model_hash(held)
+    if actual != expected:
+        raise BaseMismatch(expected, actual)
+    indices = np.asarray(message["indices"], dtype=np.int64)
+    held[indices] += np.asarray(message["values"], dtype=np.float32)  # float32 + float32, rounded to float32
+    return held
 
 
 def _body_limit(n: int, k: int, value_encoding: int) -> int:
@@ -601,7 +642,7 @@ def decode_update(
     if type_code not in MESSAGE_TYPES:
         raise WireError("wrong_message_type", f"message type 0x{type_code:02x} is not an update or model", 5)
     flags = r.u8("flags")
-    if flags & 0xFC:
+    if flags & 0xF8:
         raise WireError("malformed", f"reserved flag bits set: 0x{flags:02x}", 6)
     value_code = r.u8("value encoding")
     if value_code not in VALUE_ENCODINGS:
@@ -632,6 +673,23 @@ def decode_update(
     plain_length = r.u32("uncompressed body length")
     body_offset = r.pos
     body = r.take(body_length, "body")
+    metrics: dict[int, np.float32] = {}
+    if flags & 4:
+        count_at = r.pos
+        count = r.u8("metric count")
+        if not 1 <= count <= MAX_METRICS:
+            raise WireError("count_out_of_range", f"{count} metrics (1...{MAX_METRICS} allowed)", count_at)
+        previous = -1
+        for _ in range(count):
+            at = r.pos
+            metric = r.u8("metric id")
+            if metric <= previous:
+                raise WireError("unsorted", f"metric id {metric} after {previous}: ids must increase", at)
+            value = r.f32("metric value")
+            if not np.isfinite(value):
+                raise WireError("non_finite", f"metric {metric} is {value}", at + 1)
+            metrics[metric] = value
+            previous = metric
     signature = None
     if flags & 2:
         length = r.u16("signature length")
@@ -684,6 +742,7 @@ def decode_update(
         compressed=compressed,
         base_model_hash=format(model_hash_value, "x"),
         signature=signature,
+        metrics=metrics,
         body_offset=body_offset,
         body_length=body_length,
         uncompressed_body_length=plain_length,
@@ -815,8 +874,13 @@ def encode_update(
     message_type: str = "update",
     index_encoding: Optional[str] = None,
     signature: Optional[bytes] = None,
+    metrics: Optional[dict[int, float]] = None,
 ) -> bytes:
-    """An uncompressed update or model message (flags bit 0 clear), laid out as the specification's table."""
+    """An uncompressed update or model message (flags bit 0 clear), laid out as the specification's table.
+
+    ``metrics`` ({id: value}, at most 16, finite; values rounded to float32) becomes the metrics trailer (flag
+    bit 2), written in ascending id order. ``signature`` is written as given after it (flag bit 1); a real
+    signature would cover every byte before the trailer, with flag bit 1 already set."""
     type_code = {name: code for code, name in MESSAGE_TYPES.items()}[message_type]
     index_name, index_bytes = encode_indices(indices, dimension, index_encoding)
     value_bytes, _ = quantize_values(values, value_encoding)
@@ -824,14 +888,25 @@ def encode_update(
     task_bytes = task.encode("utf-8")
     device_bytes = device.encode("utf-8")
     k = len(np.asarray(indices).reshape(-1))
+    trailer = b""
+    if metrics:
+        if len(metrics) > MAX_METRICS:
+            raise ValueError(f"{len(metrics)} metrics, at most {MAX_METRICS}")
+        trailer = struct.pack("<B", len(metrics))
+        for metric in sorted(metrics):
+            value = np.float32(metrics[metric])
+            if not 0 <= int(metric) <= 255 or not np.isfinite(value):
+                raise ValueError(f"metric {metric}: ids are 0...255, values finite")
+            trailer += struct.pack("<B", int(metric)) + value.astype("<f4").tobytes()
+    flags = (2 if signature is not None else 0) | (4 if trailer else 0)
     out = bytearray(UPDATE_MAGIC)
-    out += struct.pack("<BBBBB", 1, type_code, 2 if signature is not None else 0, VALUE_CODES[value_encoding],
-                       INDEX_CODES[index_name])
+    out += struct.pack("<BBBBB", 1, type_code, flags, VALUE_CODES[value_encoding], INDEX_CODES[index_name])
     out += struct.pack("<B", len(task_bytes)) + task_bytes
     out += struct.pack("<I", round)
     out += struct.pack("<B", len(device_bytes)) + device_bytes
     out += struct.pack("<IIIQII", sample_weight, dimension, k, model_hash_value, len(body), len(body))
     out += body
+    out += trailer
     if signature is not None:
         out += struct.pack("<H", len(signature)) + signature
     out += struct.pack("<I", crc32c(out))
@@ -883,6 +958,8 @@ def to_jsonable(message: dict) -> dict:
                 out[key] = [int(v) for v in flat.tolist()]
         elif isinstance(value, bytes):
             out[key] = value.hex()
+        elif isinstance(value, dict):  # metrics: {id: float32}, ids as JSON keys
+            out[key] = {str(k): _json_float(v) for k, v in value.items()}
         elif isinstance(value, (np.floating,)):
             out[key] = _json_float(value)
         elif isinstance(value, (np.integer,)):
@@ -901,6 +978,9 @@ def _format_text(message: dict) -> str:
             arrays.append((key, value))
         elif isinstance(value, bytes):
             lines.append(f"{key}: {value.hex()} ({len(value)} bytes)")
+        elif isinstance(value, dict):
+            shown = ", ".join(f"{k} ({METRIC_NAMES.get(k, 'unassigned')}): {float(v)!r}" for k, v in value.items())
+            lines.append(f"{key}: {shown or 'none'}")
         elif key == "crc":
             lines.append(f"{key}: 0x{value:08x}")
         elif key == "flags":

@@ -3,7 +3,8 @@ import PackageDescription
 
 // Tributary: federated learning for fleets of small devices that see fast sensor streams.
 // Layering (dependencies point down only):
-//   executables → services → protocol → codecs → core (pure) → wrappers (MQTT, Zstd) → C libraries
+//   executables → services → protocol → codecs → core (pure: no Foundation, no I/O);
+//   services and codecs also use the wrappers (MQTT, Zstd, SQLite, POSIX) → C libraries. See docs/architecture.md.
 
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),

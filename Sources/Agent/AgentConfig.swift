@@ -79,7 +79,8 @@ public struct AgentConfig: Codable, Sendable, Hashable {
         try check(source.kind != "recording" || !source.recordings.isEmpty, "source.recordings", "lists no files")
         try check(source.speed >= 0 && source.speed.isFinite, "source.speed", "must be ≥ 0 (0: as fast as possible)")
         try check((1...65_535).contains(source.udpPort), "source.udp_port", "must be 1…65535")
-        try check(ringFrames >= 64, "ring_frames", "must be at least 64")
+        try check(
+            ringFrames >= 64 && ringFrames.nonzeroBitCount == 1, "ring_frames", "must be a power of two, at least 64")
         try check(holdoutEvery >= 0, "holdout_every", "must be ≥ 0 (0: no hold-out)")
         try check(bufferWindows >= 1, "buffer_windows", "must be at least 1")
         try check(minWindows >= 1 && minWindows <= bufferWindows, "min_windows", "must be 1…buffer_windows")

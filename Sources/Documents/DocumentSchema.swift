@@ -4,8 +4,9 @@
 ///
 /// A mapping of free-form keys (`[String: V]`) and a list are leaves: what is under them is data. The probe
 /// answers each request with the default's value where `defaults` has one, else with an empty one ("", 0, false,
-/// an empty list); a nested type that cannot be built from empty values (an enum without a default) ends the
-/// probe of its own siblings, so give such fields a default.
+/// an empty list, an enum's first case if it is `CaseIterable`); a nested type that cannot be built from empty
+/// values (an enum without a default that is not `CaseIterable`) ends the probe of its own siblings, so give such
+/// fields a default or make the enum `CaseIterable`.
 public enum DocumentSchema {
     /// Every key path (snake_case) `T` reads, in sorted order.
     public static func keyPaths<T: Decodable>(of type: T.Type, defaults: Document = .null) -> [[String]] {
@@ -50,6 +51,9 @@ public enum DocumentSchema {
                 return try TreeDecoder(given, path: codingPath, snakeCaseKeys: true).decode(type)
             }
             if let empty = Self.empty(type) { return empty }
+            if let cases = T.self as? any CaseIterable.Type, let first = Self.firstCase(of: cases) as? T {
+                return first
+            }
             if freeForm { return try TreeDecoder(.map([:]), path: codingPath, snakeCaseKeys: true).decode(type) }
             do { return try T(from: self) } catch {
                 // A type the probe cannot build (an enum with associated values): its default, if there is one.
@@ -57,6 +61,8 @@ public enum DocumentSchema {
                 return try TreeDecoder(given, path: codingPath, snakeCaseKeys: true).decode(type)
             }
         }
+
+        static func firstCase<C: CaseIterable>(of type: C.Type) -> Any? { C.allCases.first }
 
         /// The empty value of a primitive type; nil for any other.
         static func empty<T>(_ type: T.Type) -> T? {

@@ -33,6 +33,10 @@ struct ConfigTests {
         } catch {
             #expect(error.key == "min_windows")
         }
+        // The ring needs a power of two: refused by name, not a crash at start.
+        bad = config
+        bad.ringFrames = 5_000
+        #expect { try bad.validate() } throws: { ($0 as? ConfigError)?.key == "ring_frames" }
         var template = Array("/tmp/tributary-agent-config-XXXXXX".utf8CString)
         let directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
         try "device_id: a\nsorce: {kind: udp}\n".write(toFile: directory + "/a.yaml", atomically: true, encoding: .utf8)

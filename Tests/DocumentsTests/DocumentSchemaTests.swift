@@ -46,4 +46,19 @@ import Testing
         let paths = DocumentSchema.keyPaths(of: WithEnum.self, defaults: try DocumentEncoder().encode(WithEnum()))
         #expect(paths == [["first"], ["last"], ["mode"]])
     }
+
+    @Test("a required enum without a default is answered with its first case, so the keys after it are found")
+    func requiredEnum() throws {
+        enum Kind: String, Codable, CaseIterable { case a, b }
+        struct Section: Codable {
+            var kind: Kind
+            var after = 2
+        }
+        struct Root: Codable {
+            var section: Section
+            var last = "x"
+        }
+        let paths = DocumentSchema.keyPaths(of: Root.self, defaults: ["last": "x"])
+        #expect(paths == [["last"], ["section"], ["section", "after"], ["section", "kind"]])
+    }
 }

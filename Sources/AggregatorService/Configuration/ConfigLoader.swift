@@ -24,7 +24,7 @@ public enum ConfigLoader {
     public static func parse(yaml: String, environment: [String: String] = [:], source: String = "configuration")
         throws(ConfigError) -> AggregatorConfig
     {
-        let loader = YAMLConfiguration(environmentPrefix: environmentPrefix)
+        let loader = YAMLConfiguration(environmentPrefix: environmentPrefix, rejectsUnknownKeys: true)
         var config = try loader.decode(
             AggregatorConfig.self, yaml: yaml, defaults: defaults, environment: environment, source: source)
         if config.task.hash == nil { config.task = config.task.sealed() }

@@ -1,4 +1,4 @@
-/// The MQTT topics of one task under a prefix (`../shared/ARCHITECTURE.md`, docs/wire-format.md).
+/// The MQTT topics of one task under a prefix (docs/architecture.md, docs/wire-format.md).
 public struct Topics: Sendable, Hashable {
     /// The prefix, `tributary/v1` by default.
     public var prefix: String

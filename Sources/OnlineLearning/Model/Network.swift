@@ -1,7 +1,7 @@
 public import TributaryMath
 
 /// How a network turns its last layer into predictions, and which loss it trains with.
-public enum Head: String, Sendable, Hashable, Codable {
+public enum Head: String, Sendable, Hashable, Codable, CaseIterable {
     /// Identity outputs, squared error: regression.
     case linear
     /// One output through the logistic function, log-loss: binary classification.
@@ -11,7 +11,7 @@ public enum Head: String, Sendable, Hashable, Codable {
 }
 
 /// Nonlinearity of hidden layers.
-public enum Activation: String, Sendable, Hashable, Codable {
+public enum Activation: String, Sendable, Hashable, Codable, CaseIterable {
     /// max(0, x).
     case relu
     /// tanh(x).

@@ -1,0 +1,41 @@
+import Configuration
+import Foundation
+import Testing
+
+@testable import AggregatorService
+
+/// The aggregator's configuration file: the shipped sample, and mistakes named by their key.
+@Suite struct ConfigTests {
+    static let sample = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Configs/aggregator.yaml").path
+
+    @Test("Configs/aggregator.yaml loads and is valid")
+    func sample() throws {
+        let config = try ConfigLoader.load(path: Self.sample, environment: [:])
+        #expect(config.task.hash != nil && config.rounds.minParticipants >= 1)
+    }
+
+    @Test("a misspelt key, at the top or nested, is refused by name instead of being ignored")
+    func unknownKeys() throws {
+        let yaml = try String(contentsOfFile: Self.sample, encoding: .utf8)
+        #expect { try ConfigLoader.parse(yaml: yaml + "\nstrategi: {kind: fedavg}\n") } throws: {
+            ($0 as? ConfigError)?.key == "strategi"
+        }
+        #expect {
+            try ConfigLoader.parse(yaml: yaml.replacingOccurrences(of: "min_participants:", with: "min_participant:"))
+        } throws: { ($0 as? ConfigError)?.key.hasSuffix("min_participant") == true }
+    }
+
+    @Test("every section's settings are known, after the task's required fields too, so the environment reaches them")
+    func environment() throws {
+        let keys = YAMLConfiguration.settings(of: AggregatorConfig.self, defaults: ConfigLoader.defaults)
+            .map { $0.joined(separator: ".") }
+        for key in ["task.model.inputs", "rounds.duration_s", "limits.max_update_bytes", "evaluation.recording"] {
+            #expect(keys.contains(key), "\(key)")
+        }
+        let config = try ConfigLoader.load(
+            path: Self.sample, environment: ["TRIBUTARY_AGGREGATOR_ROUNDS_DURATION_S": "7.5"])
+        #expect(config.rounds.durationS == 7.5)
+    }
+}

@@ -133,9 +133,18 @@ public struct YAMLConfiguration: Sendable {
         }
     }
 
+    /// `rounds.duration_s`, `task.data.channels[1]`. Built by hand: the agent links no string-processing
+    /// library (`replacing` would bring `_StringProcessing` and its regex parser, ~1 MB, into every process).
     static func path(_ codingPath: [any CodingKey]) -> String {
-        codingPath.map { key in key.intValue.map { "[\($0)]" } ?? snakeCase(key.stringValue) }
-            .joined(separator: ".").replacing(".[", with: "[")
+        var path = ""
+        for key in codingPath {
+            if let index = key.intValue {
+                path += "[\(index)]"
+            } else {
+                path += (path.isEmpty ? "" : ".") + snakeCase(key.stringValue)
+            }
+        }
+        return path
     }
 
     static func snakeCase(_ key: String) -> String {

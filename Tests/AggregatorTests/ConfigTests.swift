@@ -25,6 +25,9 @@ import Testing
         #expect {
             try ConfigLoader.parse(yaml: yaml.replacingOccurrences(of: "min_participants:", with: "min_participant:"))
         } throws: { ($0 as? ConfigError)?.key.hasSuffix("min_participant") == true }
+        #expect {
+            try ConfigLoader.parse(yaml: yaml.replacingOccurrences(of: "[0, 1, 2, 3, 4, 5]", with: "[0, one]"))
+        } throws: { ($0 as? ConfigError)?.key == "task.data.channels[1]" }
     }
 
     @Test("every section's settings are known, after the task's required fields too, so the environment reaches them")

@@ -1,5 +1,5 @@
 public import Logging
-public import ServiceLifecycle
+import ServiceLifecycle
 
 /// Everything `tributary-aggregator` runs, built from a configuration: the rounds service and, when its port is
 /// not 0, the status server, in one service group with graceful shutdown. Tests build it in-process exactly as

@@ -42,9 +42,10 @@ struct TributaryAggregator: AsyncParsableCommand {
     var verbose = false
 
     func run() async throws {
+        let level: Logger.Level = verbose ? .debug : .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = verbose ? .debug : .info
+            handler.logLevel = level
             return handler
         }
         let logger = Logger(label: "tributary.aggregator")

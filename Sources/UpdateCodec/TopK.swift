@@ -35,14 +35,7 @@ public enum TopK {
         // threshold are then dropped from the end, so ties keep their lowest indices.
         var selected: [UInt32] = []
         selected.reserveCapacity(k + 16)
-        var equal = 0
-        for i in 0..<n {
-            let m = abs(values[i])
-            if m >= threshold {
-                selected.append(UInt32(i))
-                if m == threshold { equal += 1 }
-            }
-        }
+        forEach(in: values, atLeast: threshold, expected: k) { i, _ in selected.append(UInt32(i)) }
         var surplus = selected.count - k
         var j = selected.count - 1
         while surplus > 0 && j >= 0 {
@@ -52,7 +45,6 @@ public enum TopK {
             }
             j -= 1
         }
-        _ = equal
         return selected
     }
 
@@ -91,6 +83,34 @@ public enum TopK {
         return base[target]
     }
 
+    /// Calls `body(index, |value|)` for every entry with |value| ≥ `threshold` (≥ 0), in index order. When such
+    /// entries are rare (about `expected` of them, fewer than one per 16 values), 16 values are tested at once and
+    /// a block without one costs a single branch, so the scan runs at memory speed whatever the loop's alignment;
+    /// when they are common, one value at a time (the block test would only add work).
+    @inline(__always)
+    static func forEach(
+        in values: UnsafeBufferPointer<Float>, atLeast threshold: Float, expected: Int, _ body: (Int, Float) -> Void
+    ) {
+        let n = values.count
+        guard let base = values.baseAddress else { return }
+        var i = 0
+        if expected < n / 16 {
+            let above = SIMD16<Float>(repeating: threshold)
+            let below = -above
+            while i + 16 <= n {
+                let block = UnsafeRawPointer(base + i).loadUnaligned(as: SIMD16<Float>.self)
+                if any((block .>= above) .| (block .<= below)) {
+                    for j in i..<(i + 16) where abs(base[j]) >= threshold { body(j, abs(base[j])) }
+                }
+                i += 16
+            }
+        }
+        while i < n {
+            if abs(base[i]) >= threshold { body(i, abs(base[i])) }
+            i += 1
+        }
+    }
+
     @inline(__always)
     static func swap(_ base: UnsafeMutablePointer<Float>, _ a: Int, _ b: Int) {
         let t = base[a]
@@ -119,8 +139,8 @@ public enum TopK {
             let rank = Swift.max(1, Swift.min(count, Int((fraction * Double(count)).rounded(.up))))
             let estimate = kthLargest(scratch.baseAddress!, count: count, k: rank)
             var candidates = 0
-            for j in 0..<n where abs(values[j]) >= estimate {
-                scratch[candidates] = abs(values[j])
+            forEach(in: values, atLeast: estimate, expected: Int(fraction * Double(n))) { _, magnitude in
+                scratch[candidates] = magnitude
                 candidates += 1
             }
             if candidates >= k || fraction >= 1 {

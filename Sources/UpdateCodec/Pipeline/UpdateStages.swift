@@ -1,5 +1,5 @@
 public import TributaryMath
-public import TributaryWire
+import TributaryWire
 
 /// The delta stage: what local training changed, local − global, coordinate by coordinate.
 public enum DeltaStage {

@@ -24,6 +24,27 @@ import Testing
         return nil
     }
 
+    @Test("an aggregation that failed starts the next round on the same model; a stale or repeated report is ignored")
+    func aggregationFailed() {
+        var m = Self.machine(min: 1)
+        _ = Self.online(&m, ["a"])
+        _ = m.handle(.start(now: 0))
+        #expect(
+            m.handle(.update(device: "a", round: 1, baseModelHash: Self.base, now: 1)).last
+                == .aggregate(round: 1, participants: ["a"]))
+        #expect(m.handle(.aggregationFailed(round: 7, now: 2)).isEmpty)
+        let next = m.handle(.aggregationFailed(round: 1, now: 2))
+        #expect(Self.announced(next)?.round == 2 && Self.announced(next)?.modelHash == Self.base)
+        #expect(m.completedRounds == 0 && m.phase == .collecting)
+        #expect(m.handle(.aggregationFailed(round: 1, now: 3)).isEmpty)
+        // Buffered: the same model version is collected again.
+        var buffered = Self.machine(min: 1, mode: .buffered(bufferSize: 1, maxStaleness: 0))
+        _ = buffered.handle(.start(now: 0))
+        _ = buffered.handle(.update(device: "a", round: 1, baseModelHash: Self.base, now: 1))
+        let again = buffered.handle(.aggregationFailed(round: 1, now: 2))
+        #expect(Self.announced(again)?.round == 1 && Self.announced(again)?.modelHash == Self.base)
+    }
+
     @Test("an open round accepts each online device once and aggregates when all reported")
     func openRound() {
         var m = Self.machine(min: 2)

@@ -126,14 +126,30 @@ import Testing
                     device: "byzantine\(i)", indices: (0..<UInt32(dimension)).map { $0 },
                     values: [Float](repeating: 1e6, count: dimension), weight: 500))
         }
-        for config in [StrategyConfig(kind: .median), StrategyConfig(kind: .trimmedMean, trimFraction: 0.2)] {
+        // The strategies alone: no clipping, and bounds wide enough to let the attack through.
+        func unbounded(_ kind: StrategyKind, trimFraction: Double = 0.1) -> StrategyConfig {
+            StrategyConfig(kind: kind, trimFraction: trimFraction, clipNorm: nil, maxAbsValue: 1e7)
+        }
+        for config in [unbounded(.median), unbounded(.trimmedMean, trimFraction: 0.2)] {
             let result = try Self.aggregate(updates, config: config, dimension: dimension)
             for j in 0..<dimension {
                 // Honest values lie within ±noise of the centre, and so within 2·noise of their mean.
                 #expect(abs(Double(result[j]) - honestMean[j]) <= 2 * noise, "\(config.kind) coordinate \(j)")
             }
         }
-        let averaged = try Self.aggregate(updates, config: StrategyConfig(kind: .fedAvg), dimension: dimension)
+        let averaged = try Self.aggregate(updates, config: unbounded(.fedAvg), dimension: dimension)
         for j in 0..<dimension { #expect(abs(Double(averaged[j]) - honestMean[j]) > 1e5) }
+        // With the default bounds the attackers' updates are refused, and fedAvg stays near the honest mean.
+        var bounded = RoundAggregator(config: StrategyConfig(), dimension: dimension)
+        for update in updates {
+            do { try bounded.add(update) } catch {
+                #expect(error == .outOfBounds(.valueOutOfRange, device: update.device))
+            }
+        }
+        #expect(bounded.devices == (0..<10).map { "honest\($0)" })
+        var model = [Float](repeating: 0, count: dimension)
+        var optimizer = ServerOptimizerState()
+        _ = try bounded.apply(to: &model, optimizer: &optimizer)
+        for j in 0..<dimension { #expect(abs(Double(model[j]) - honestMean[j]) <= 1e-5) }
     }
 }

@@ -62,13 +62,53 @@ import Testing
 
     @Test("an update whose weight would make the round's total infinite is refused")
     func weightOverflow() throws {
-        var aggregator = RoundAggregator(config: StrategyConfig(), dimension: 2)
+        var aggregator = RoundAggregator(config: StrategyConfig(maxWeight: .greatestFiniteMagnitude), dimension: 2)
         try aggregator.add(ClientUpdate(device: "a", indices: [0], values: [1], weight: 1.5e308))
         let error = #expect(throws: AggregationError.self) {
             try aggregator.add(ClientUpdate(device: "b", indices: [1], values: [1], weight: 1.5e308))
         }
         if case .invalidUpdate = error {} else { Issue.record("\(String(describing: error))") }
         #expect(aggregator.count == 1 && aggregator.totalWeight == 1.5e308 && aggregator.devices == ["a"])
+    }
+
+    @Test("updates above the weight or value bounds, or with a NaN, are refused with the bound they break")
+    func bounds() throws {
+        let config = StrategyConfig(maxWeight: 100, maxAbsValue: 2)
+        #expect(config.violation(weight: 100, values: [2, -2, 0]) == nil)
+        #expect(config.violation(weight: 101, values: [1]) == .weightTooLarge)
+        #expect(config.violation(weight: 1, values: [0, 2.001]) == .valueOutOfRange)
+        #expect(config.violation(weight: 1, values: [-3, 0]) == .valueOutOfRange)
+        #expect(config.violation(weight: 1, values: [.nan]) == .valueOutOfRange)
+        #expect(config.violation(weight: 1, values: [-.infinity]) == .valueOutOfRange)
+        var aggregator = RoundAggregator(config: config, dimension: 3)
+        #expect(throws: AggregationError.outOfBounds(.weightTooLarge, device: "a")) {
+            try aggregator.add(ClientUpdate(device: "a", indices: [0], values: [1], weight: 4_294_967_295))
+        }
+        #expect(throws: AggregationError.outOfBounds(.valueOutOfRange, device: "b")) {
+            try aggregator.add(ClientUpdate(device: "b", indices: [0, 2], values: [1, 1e30], weight: 1))
+        }
+        #expect(aggregator.count == 0 && aggregator.totalWeight == 0)
+    }
+
+    @Test("clipping, the weight bound and the value bound are on by default; clip_norm: null turns clipping off")
+    func boundsByDefault() throws {
+        let defaults = StrategyConfig()
+        #expect(defaults.clipNorm == StrategyConfig.defaultClipNorm)
+        #expect(defaults.maxWeight == StrategyConfig.defaultMaxWeight)
+        #expect(defaults.maxAbsValue == StrategyConfig.defaultMaxAbsValue)
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        #expect(try decoder.decode(StrategyConfig.self, from: Data("{}".utf8)) == defaults)
+        let off = try decoder.decode(StrategyConfig.self, from: Data(#"{"clip_norm":null,"max_weight":5}"#.utf8))
+        #expect(off.clipNorm == nil && off.maxWeight == 5)
+        // Encoding keeps "no clipping": it decodes back as no clipping, not as the default.
+        let again = try JSONDecoder().decode(StrategyConfig.self, from: JSONEncoder().encode(off))
+        #expect(again == off)
+        for bad in [
+            StrategyConfig(maxWeight: 0.5), StrategyConfig(maxAbsValue: .infinity), StrategyConfig(clipNorm: .infinity),
+        ] {
+            #expect(throws: StrategyConfigError.self) { try bad.validate() }
+        }
     }
 
     @Test("median and trimmed mean refuse partials", arguments: [StrategyKind.median, .trimmedMean])

@@ -62,8 +62,10 @@ STRATEGY_DEFAULTS: dict[str, Any] = {
     "tau": 1e-3,
     "momentum": 0.9,
     "trim_fraction": 0.1,
-    "clip_norm": None,
+    "clip_norm": 100.0,
     "staleness_exponent": 0.5,
+    "max_weight": 1_000_000.0,
+    "max_abs_value": 1_000.0,
 }
 
 MEAN_FAMILY = frozenset({"fedavg", "fedavgm", "fedadam", "fedyogi", "fedadagrad"})
@@ -136,7 +138,20 @@ class RoundAggregate:
     def kind(self) -> str:
         return self.strategy["kind"]
 
+    def violation(self, update: Update) -> str | None:
+        """The bound `update` breaks (`weight_too_large`, `value_out_of_range`), else None."""
+        if not update.weight <= self.strategy["max_weight"]:
+            return "weight_too_large"
+        bound = self.strategy["max_abs_value"]
+        if any(not abs(v) <= bound for v in update.values):
+            return "value_out_of_range"
+        return None
+
     def add(self, update: Update) -> None:
+        """Folds one update in; an update outside the bounds raises ValueError naming the bound."""
+        broken = self.violation(update)
+        if broken is not None:
+            raise ValueError(f"{update.device}: {broken}")
         norm_squares = 0.0
         for v in update.values:
             norm_squares += v * v

@@ -44,23 +44,12 @@ extension AggregatorCore {
                 out += messages
                 queue += next
             case .fail(let round, let accepted):
-                latestPartials = [:]
-                let result = RoundMetrics(
-                    task: spec.task, round: round, status: .failed,
-                    reason: "\(accepted.count) of \(config.rounds.minParticipants) required updates by the deadline",
-                    accepted: accepted, rejected: roundRejected, totalWeight: aggregator.totalWeight,
-                    modelHash: machine.modelHash, updateNorm: 0, modelNorm: norm(model), durationMs: now - roundStarted,
-                    bytesIn: roundBytes)
-                aggregator.reset()
-                duplicates.removeAll()
-                metrics.roundsFailed.increment()
-                logger.warning("round \(round) failed: \(result.reason ?? "")")
-                try store.finishRound(
-                    task: spec.task, round: round, status: "failed", participants: accepted,
-                    totalWeight: result.totalWeight, modelHash: "\(HexHash(machine.modelHash))", checkpoint: nil,
-                    metrics: result.json, machine: snapshotJSON, at: now)
-                lastMetrics = result
-                out.append(Outgoing(topic: topics.metrics, payload: result.json, retain: true))
+                out.append(
+                    try failRound(
+                        round, accepted: accepted,
+                        reason:
+                            "\(accepted.count) of \(config.rounds.minParticipants) required updates by the deadline",
+                        now: now))
             case .finish:
                 finished = true
                 logger.info("task \(spec.task) finished after \(machine.completedRounds) rounds")
@@ -71,17 +60,49 @@ extension AggregatorCore {
         return out
     }
 
-    /// Applies the round's aggregate: new model, checkpoint, durable round record, then the messages.
+    /// Ends `round` without a new model: failed metrics (retained), a durable round record; the model stays.
+    func failRound(_ round: UInt32, accepted: [String], reason: String, now: Int64) throws -> Outgoing {
+        latestPartials = [:]
+        let result = RoundMetrics(
+            task: spec.task, round: round, status: .failed, reason: reason, accepted: accepted,
+            rejected: roundRejected, totalWeight: aggregator.totalWeight, modelHash: machine.modelHash, updateNorm: 0,
+            modelNorm: norm(model), durationMs: now - roundStarted, bytesIn: roundBytes)
+        aggregator.reset()
+        duplicates.removeAll()
+        metrics.roundsFailed.increment()
+        logger.warning("round \(round) failed: \(reason)")
+        try store.finishRound(
+            task: spec.task, round: round, status: "failed", participants: accepted,
+            totalWeight: result.totalWeight, modelHash: "\(HexHash(machine.modelHash))", checkpoint: nil,
+            metrics: result.json, machine: snapshotJSON, at: now)
+        lastMetrics = result
+        return Outgoing(topic: topics.metrics, payload: result.json, retain: true)
+    }
+
+    /// Applies the round's aggregate: new model, checkpoint, durable round record, then the messages. An
+    /// aggregate that is not finite fails the round instead: the model and the optimizer stay as they were.
     func aggregate(round: UInt32, participants: [String], now: Int64) throws
         -> (messages: [Outgoing], next: [RoundMachine.Action])
     {
         let started = ContinuousClock.now
         var next = model
+        var nextOptimizer = optimizer
         let report: AggregationReport
-        do { report = try aggregator.apply(to: &next, optimizer: &optimizer) } catch {
+        do { report = try aggregator.apply(to: &next, optimizer: &nextOptimizer) } catch {
             throw AggregationFailure("aggregating round \(round)", underlying: error)
         }
+        guard Self.allFinite(next), Self.allFinite(nextOptimizer.m), Self.allFinite(nextOptimizer.v) else {
+            // The machine moves on first, so the snapshot the round record keeps is past this round.
+            let next = machine.handle(.aggregationFailed(round: round, now: now))
+            let failed = try failRound(
+                round, accepted: participants,
+                reason:
+                    "the aggregate of \(participants.count) updates is not finite (non_finite_model): the model stays",
+                now: now)
+            return ([failed], next)
+        }
         model = next
+        optimizer = nextOptimizer
         // A sparse downlink: the delta devices get, the broadcast model advanced by it.
         var delta: [UInt8]?
         if downlink != nil {
@@ -102,6 +123,10 @@ extension AggregatorCore {
             task: spec.task, round: round, status: .aggregated, accepted: participants, rejected: roundRejected,
             totalWeight: report.totalWeight, modelHash: hash, updateNorm: report.updateNorm, modelNorm: norm(model),
             durationMs: now - roundStarted, bytesIn: roundBytes, evaluation: evaluated)
+        if report.clipped > 0 {
+            result.clipped = report.clipped
+            metrics.clipped.increment(by: report.clipped)
+        }
         let reported = participants.compactMap { roundAccuracies[$0] }
         if !reported.isEmpty {
             result.holdoutAccuracy = (reported.reduce(0, +) / Double(reported.count) * 10_000).rounded() / 10_000
@@ -138,6 +163,14 @@ extension AggregatorCore {
             "round \(round) timing: apply \(applied - started), checkpoint \(checkpointed - applied), record \(recorded - checkpointed), messages \(ContinuousClock.now - recorded)"
         )
         return (messages, followUp)
+    }
+
+    static func allFinite(_ x: [Float]) -> Bool {
+        x.withUnsafeBufferPointer { x in
+            var finite = true
+            for v in x where !v.isFinite { finite = false }
+            return finite
+        }
     }
 
     func norm(_ x: [Float]) -> Double {

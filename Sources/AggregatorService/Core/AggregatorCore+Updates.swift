@@ -25,6 +25,12 @@ extension AggregatorCore {
         guard decoded.header.device == device else {
             return .rejected(device: device, round: decoded.header.round, reason: "device_mismatch")
         }
+        if let violation = config.strategy.violation(
+            weight: Double(decoded.header.sampleWeight), values: decoded.values)
+        {
+            logger.info("rejected an update from \(device): \(violation) (weight \(decoded.header.sampleWeight))")
+            return .rejected(device: device, round: decoded.header.round, reason: violation.rawValue)
+        }
         return .valid(device: device, update: decoded)
     }
 

@@ -8,6 +8,7 @@ public final class AggregatorMetrics: Sendable {
     let factory: PrometheusMetricsFactory
     let accepted: CoreMetrics.Counter
     let duplicates: CoreMetrics.Counter
+    let clipped: CoreMetrics.Counter
     let bytesIn: CoreMetrics.Counter
     let bytesOut: CoreMetrics.Counter
     let roundsAggregated: CoreMetrics.Counter
@@ -29,6 +30,7 @@ public final class AggregatorMetrics: Sendable {
         self.factory = factory
         accepted = CoreMetrics.Counter(label: "tributary_updates_accepted_total", factory: factory)
         duplicates = CoreMetrics.Counter(label: "tributary_updates_duplicate_total", factory: factory)
+        clipped = CoreMetrics.Counter(label: "tributary_updates_clipped_total", factory: factory)
         bytesIn = CoreMetrics.Counter(label: "tributary_update_bytes_in_total", factory: factory)
         bytesOut = CoreMetrics.Counter(label: "tributary_bytes_out_total", factory: factory)
         roundsAggregated = CoreMetrics.Counter(

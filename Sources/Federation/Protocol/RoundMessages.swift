@@ -277,6 +277,8 @@ public struct RoundMetrics: Codable, Sendable, Hashable {
     public var updateNorm: Double
     /// ‖x‖ of the new model.
     public var modelNorm: Double
+    /// How many accepted updates clipping scaled down (absent when none).
+    public var clipped: Int?
     /// From announcement to publication.
     public var durationMs: Int64
     /// Update bytes received in the round.

@@ -77,6 +77,9 @@ public struct RoundMachine: Sendable {
         case tick(now: Int64)
         /// The service applied the aggregation of `round`; the new global model has `modelHash`.
         case aggregated(round: UInt32, modelHash: UInt64, now: Int64)
+        /// The service could not use the aggregate of `round` (it was not finite): the model stays, the round's
+        /// updates are dropped, and the next round starts from the same model.
+        case aggregationFailed(round: UInt32, now: Int64)
     }
 
     /// Why an update is refused by the round logic (the codec's reasons come before these).
@@ -327,6 +330,11 @@ public struct RoundMachine: Sendable {
                 phase = .finished
                 return [.finish]
             }
+            return startRound(now: now)
+        case .aggregationFailed(let failedRound, let now):
+            guard phase == .aggregating, failedRound == round else { return [] }
+            clearAccepted()
+            phase = .waiting
             return startRound(now: now)
         }
     }

@@ -37,10 +37,14 @@ public struct RoundAggregator: Sendable {
         accumulator = SparseAccumulator(dimension: dimension)
     }
 
-    /// Adds one update; an update that fails validation is refused with ``AggregationError/invalidUpdate(_:)``
-    /// and leaves the aggregator as it was.
+    /// Adds one update; an update that fails validation is refused with ``AggregationError/invalidUpdate(_:)``,
+    /// one outside the strategy's bounds with ``AggregationError/outOfBounds(_:device:)``; either leaves the
+    /// aggregator as it was.
     public mutating func add(_ update: ClientUpdate) throws(AggregationError) {
         let norm = try UpdateValidation.norm(of: update, dimension: dimension)
+        if let violation = config.violation(weight: update.weight, values: update.values) {
+            throw .outOfBounds(violation, device: update.device)
+        }
         let weight =
             update.weight * StalenessWeight.factor(staleness: update.staleness, exponent: config.stalenessExponent)
         let newTotal = totalWeight + weight

@@ -52,6 +52,11 @@ let package = Package(
             providers: [.apt(["libyaml-dev"])]
         ),
         .systemLibrary(
+            name: "CCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .systemLibrary(
             name: "CZstd",
             pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]
@@ -59,6 +64,8 @@ let package = Package(
 
         // MARK: Wrappers
         .target(name: "Zstd", dependencies: ["CZstd"], swiftSettings: strict),
+        // Keys, signatures and certificates (OpenSSL's libcrypto, which libmosquitto loads anyway).
+        .target(name: "Trust", dependencies: ["CCrypto", "TributaryWire"], swiftSettings: strict),
         .target(
             name: "MQTT",
             dependencies: ["CMosquitto", .product(name: "Logging", package: "swift-log")],
@@ -222,6 +229,9 @@ let package = Package(
         ),
         .testTarget(name: "TributaryMathTests", dependencies: ["TributaryMath"], swiftSettings: strict),
         .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "TrustTests", dependencies: ["Trust", "TributaryWire", "UpdateCodec", "Federation"],
+            swiftSettings: strict),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd", "TributaryMath"], swiftSettings: strict),
         .testTarget(name: "DocumentsTests", dependencies: ["Documents", "TributaryWire"], swiftSettings: strict),
         .testTarget(

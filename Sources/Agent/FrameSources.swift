@@ -85,7 +85,7 @@ public final class FrameSource: Sendable {
                     logger.error("standard input ended inside a batch of \(length) bytes")
                     break
                 }
-                payload.withUnsafeBytes { ingest.ingest(UnsafeRawBufferPointer(rebasing: $0[..<length])) }
+                _ = payload.withUnsafeBytes { ingest.ingest(UnsafeRawBufferPointer(rebasing: $0[..<length])) }
             }
             source.finished.store(true, ordering: .releasing)
         }

@@ -16,7 +16,7 @@ import UpdateCodec
         .deletingLastPathComponent().appendingPathComponent("docs/wire-format.md")
 
     static let kinds: Set<String> = [
-        "model-hash", "values", "update-message", "aggregate", "partial", "selection", "staleness",
+        "model-hash", "values", "update-message", "aggregate", "partial", "selection", "staleness", "signatures",
     ]
 
     /// One example block: its kind, the line of its opening fence, and its JSON text.

@@ -89,11 +89,20 @@ import TributaryWire
         #expect(decoded.values == out.decoded)
     }
 
-    /// A stand-in signer for the trailer's framing: the "signature" is the CRC of the message, twice.
-    struct ChecksumSigner: UpdateSigner {
+    /// A stand-in signer for the trailer's framing: the "signature" is the CRC of the message, 16 times.
+    struct ChecksumSigner: MessageSigner {
+        var algorithm: SignatureAlgorithm { .ed25519 }
         func signature(of message: UnsafeRawBufferPointer) -> [UInt8] {
             let crc = CRC32C.checksum(message)
-            return withUnsafeBytes(of: crc.littleEndian) { Array($0) + Array($0) }
+            let four = withUnsafeBytes(of: crc.littleEndian) { Array($0) }
+            return (0..<16).flatMap { _ in four }
+        }
+    }
+
+    /// Checks the stand-in signature.
+    struct ChecksumVerifier: MessageVerifier {
+        func isValid(signature: UnsafeRawBufferPointer, of message: UnsafeRawBufferPointer) -> Bool {
+            Array(signature) == ChecksumSigner().signature(of: message)
         }
     }
 
@@ -105,13 +114,48 @@ import TributaryWire
             values: [0.5, -0.5], valueEncoding: .float32)
         #expect(SignStage().apply(message) == message)
         let signed = SignStage(signer: ChecksumSigner()).apply(message)
-        #expect(signed.count == message.count + 2 + 8)
+        #expect(signed.count == message.count + 3 + 64)
         var decoder = try UpdateDecoder()
         let decoded = try signed.withUnsafeBytes { try decoder.decode($0) }
         var covered = Array(message.dropLast(4))
         covered[UpdateFormat.flagsOffset] |= 2
-        #expect(decoded.header.signature == covered.withUnsafeBytes { ChecksumSigner().signature(of: $0) })
+        #expect(decoded.header.signature == [1] + covered.withUnsafeBytes { ChecksumSigner().signature(of: $0) })
         #expect(decoded.values == [0.5, -0.5] && decoded.header.round == 3)
+        let parts = try signed.withUnsafeBytes { try SignedMessage.verify($0, key: ChecksumVerifier()).get() }
+        #expect(parts.signedCount == covered.count && parts.algorithm == .ed25519)
+    }
+
+    @Test("verify: unsigned, a flipped byte, a cut trailer and a wrong checksum are told apart")
+    func verifyFailures() throws {
+        var encoder = try UpdateEncoder()
+        let message = try encoder.encode(
+            UpdateHeader(type: .update, task: "t", round: 3, device: "d", dimension: 10), indices: [1, 4],
+            values: [0.5, -0.5], valueEncoding: .float32)
+        func verdict(_ bytes: [UInt8]) -> SignedMessage.Failure? {
+            bytes.withUnsafeBytes {
+                if case .failure(let f) = SignedMessage.verify($0, key: ChecksumVerifier()) { f } else { nil }
+            }
+        }
+        #expect(verdict(message) == .unsigned)
+        let signed = SignStage(signer: ChecksumSigner()).apply(message)
+        #expect(verdict(signed) == nil)
+        // A changed round, with the checksum fixed up: only the signature notices.
+        var forged = Array(signed.dropLast(4))
+        forged[10] ^= 1
+        var w = ByteWriter()
+        w.write(bytes: forged)
+        w.appendChecksum()
+        #expect(verdict(w.bytes) == .badSignature)
+        var corrupt = signed
+        corrupt[corrupt.count - 5] ^= 1
+        #expect(verdict(corrupt) == .malformed)
+        var cut = Array(signed.dropLast(4 + 10))
+        var w2 = ByteWriter()
+        w2.write(bytes: cut)
+        w2.appendChecksum()
+        cut = w2.bytes
+        #expect(verdict(cut) == .malformed)
+        #expect(verdict(Array(signed.prefix(6))) == .unsigned)
     }
 
     @Test("the whole row: the message decodes to the values the pipeline reports, clipped, within k")

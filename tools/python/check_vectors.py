@@ -569,7 +569,40 @@ def run_self_checks() -> tuple[int, int]:
     return passed, failed
 
 
+def check_signatures(example: dict) -> str:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(example["seed"]))
+    public = key.public_key()
+    field(public.public_bytes(Encoding.Raw, PublicFormat.Raw).hex(), example["public_key"], "public key")
+    unsigned = bytes.fromhex(example["unsigned"])
+    signed = tw.sign_update(unsigned, key)
+    field(signed.hex(), example["signed"], "signed update")
+    body, signature = tw.signed_update_parts(signed)
+    field(len(body), example["signed_bytes"], "signed bytes")
+    field(signature.hex(), example["signature"], "signature")
+    if not tw.verify_update(signed, Ed25519PublicKey.from_public_bytes(bytes.fromhex(example["public_key"]))):
+        raise Mismatch("the signed update does not verify")
+    forged = bytearray(signed)
+    forged[10] ^= 1  # the round
+    forged[-4:] = struct.pack("<I", tw.crc32c(bytes(forged[:-4])))
+    if tw.verify_update(bytes(forged), public):
+        raise Mismatch("a changed round still verifies")
+    if tw.decode_update(signed)["round"] != tw.decode_update(unsigned)["round"]:
+        raise Mismatch("the signed update decodes differently")
+    sealed = tw.seal_json(example["json"].encode(), key)
+    field(sealed.decode(), example["json_signed"], "signed JSON")
+    opened, json_signature = tw.open_signed_json(sealed)
+    field(opened.decode(), example["json"], "signed JSON body")
+    public.verify(json_signature, opened)
+    if tw.open_signed_json(example["json"].encode())[1] is not None:
+        raise Mismatch("an unsigned JSON message has a signature")
+    return f"Ed25519 update trailer and JSON member, {len(signed) - len(unsigned)} bytes added to the update"
+
+
 EXAMPLE_CHECKS = {
+    "signatures": check_signatures,
     "model-hash": check_model_hash,
     "values": check_values,
     "update-message": check_update_messages,

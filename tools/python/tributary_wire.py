@@ -919,6 +919,85 @@ def encode_update(
 _DECODERS: dict[bytes, Callable[..., dict]] = {SENSOR_MAGIC: decode_sensor_batch, UPDATE_MAGIC: decode_update}
 
 
+# --- Signatures (docs/wire-format.md, "Signatures"): Ed25519 through the cryptography package ------------------
+
+ED25519 = 1
+_JSON_SIG = b',"sig":"'
+
+
+class SignatureError(Exception):
+    """A message whose signature cannot be checked: ``code`` is ``unsigned`` or ``malformed_signature``."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+def signed_update_parts(data: bytes) -> tuple[bytes, bytes]:
+    """(signed bytes, 64-byte signature) of a signed update or model message, found from the end; raises
+    SignatureError("unsigned" / "malformed_signature") as the document says."""
+    data = bytes(data)
+    if len(data) <= 7 or not data[6] & 2:
+        raise SignatureError("unsigned", "no signature trailer")
+    end = len(data) - 4
+    if crc32c(data[:end]) != struct.unpack_from("<I", data, end)[0]:
+        raise SignatureError("malformed_signature", "checksum")
+    start = end - 64
+    if start - 3 <= 7 or data[start - 3:start] != bytes([65, 0, ED25519]):
+        raise SignatureError("malformed_signature", "no Ed25519 trailer at the end")
+    return data[:start - 3], data[start:end]
+
+
+def sign_update(data: bytes, private_key: Any) -> bytes:
+    """An unsigned update or model message with flag bit 1 set, the trailer signed by ``private_key`` (an
+    Ed25519PrivateKey) and a new CRC32C."""
+    body = bytearray(data[:-4])
+    if body[6] & 2:
+        raise ValueError("already signed")
+    body[6] |= 2
+    signature = private_key.sign(bytes(body))
+    out = bytes(body) + struct.pack("<HB", 65, ED25519) + signature
+    return out + struct.pack("<I", crc32c(out))
+
+
+def verify_update(data: bytes, public_key: Any) -> bool:
+    """Whether a signed update or model message verifies with ``public_key`` (an Ed25519PublicKey)."""
+    from cryptography.exceptions import InvalidSignature
+
+    signed, signature = signed_update_parts(data)
+    try:
+        public_key.verify(signature, signed)
+        return True
+    except InvalidSignature:
+        return False
+
+
+def open_signed_json(message: bytes) -> tuple[bytes, Optional[bytes]]:
+    """(the signed body, the 64-byte signature or None) of a JSON control message: the ``sig`` member is looked
+    for only as the last member, 88 base64 characters long."""
+    import base64
+
+    message = bytes(message)
+    start = len(message) - 2 - 88 - len(_JSON_SIG)
+    if start < 1 or not message.endswith(b'"}') or message[start:start + len(_JSON_SIG)] != _JSON_SIG:
+        return message, None
+    try:
+        raw = base64.b64decode(message[start + len(_JSON_SIG):-2], validate=True)
+    except ValueError:
+        return message, None
+    if len(raw) != 65 or raw[0] != ED25519:
+        return message, None
+    return message[:start] + b"}", raw[1:]
+
+
+def seal_json(message: bytes, private_key: Any) -> bytes:
+    """A JSON object with the ``sig`` member of ``private_key`` appended."""
+    import base64
+
+    signature = private_key.sign(bytes(message))
+    return bytes(message[:-1]) + _JSON_SIG + base64.b64encode(bytes([ED25519]) + signature) + b'"}'
+
+
 def decode(data: bytes | bytearray | memoryview, **options: Any) -> dict:
     """Decodes a sensor frame batch or an update/model message, whichever the magic says.
 

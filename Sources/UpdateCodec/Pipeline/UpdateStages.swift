@@ -1,5 +1,5 @@
 public import TributaryMath
-import TributaryWire
+public import TributaryWire
 
 /// The delta stage: what local training changed, local − global, coordinate by coordinate.
 public enum DeltaStage {
@@ -87,38 +87,22 @@ public struct QuantizeStage: Sendable, Hashable {
     }
 }
 
-/// Makes a signature over a message (the trust layer's key; see ``SignStage``).
-public protocol UpdateSigner: Sendable {
-    /// The signature of `message`: every byte of it, the header included.
-    func signature(of message: UnsafeRawBufferPointer) -> [UInt8]
-}
-
 /// The sign stage: appends a signature trailer to an encoded message. The flags' bit 1 is set, the signer
-/// signs every byte before the trailer (header, body, with that bit set), then come the trailer (length u16,
-/// signature) and a new CRC32C over everything before it. Without a signer the message is left as it is.
+/// signs every byte before the trailer (header, body, metrics trailer, with that bit set), then come the trailer
+/// (length u16, the algorithm byte, the signature) and a new CRC32C over everything before it. Without a signer
+/// the message is left as it is. See ``SignedMessage`` for the receiving side.
 public struct SignStage: Sendable {
     /// Who signs; nil: messages go unsigned.
-    public var signer: (any UpdateSigner)?
+    public var signer: (any MessageSigner)?
 
     /// A sign stage.
-    public init(signer: (any UpdateSigner)? = nil) {
+    public init(signer: (any MessageSigner)? = nil) {
         self.signer = signer
     }
 
     /// The message with its trailer.
     public func apply(_ message: [UInt8]) -> [UInt8] {
         guard let signer else { return message }
-        precondition(message.count > UpdateFormat.flagsOffset + 4, "not an encoded message")
-        var signed = Array(message.dropLast(4))
-        precondition(signed[UpdateFormat.flagsOffset] & 2 == 0, "the message is signed already")
-        signed[UpdateFormat.flagsOffset] |= 2
-        let signature = signed.withUnsafeBytes { signer.signature(of: $0) }
-        precondition(signature.count <= Int(UInt16.max), "a signature of at most 65535 bytes")
-        var w = ByteWriter(capacity: signed.count + signature.count + 6)
-        w.write(bytes: signed)
-        w.write(UInt16(signature.count))
-        w.write(bytes: signature)
-        w.appendChecksum()
-        return w.bytes
+        return SignedMessage.sign(message, with: signer)
     }
 }

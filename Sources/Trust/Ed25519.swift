@@ -53,8 +53,10 @@ public final class SigningKey: MessageSigner, @unchecked Sendable {
         return try! VerifyingKey(raw: raw)
     }
 
+    /// Ed25519.
     public var algorithm: SignatureAlgorithm { .ed25519 }
 
+    /// The 64-byte signature of `message`.
     public func signature(of message: UnsafeRawBufferPointer) -> [UInt8] {
         var signature = [UInt8](repeating: 0, count: 64)
         var length = 64
@@ -120,6 +122,7 @@ public final class VerifyingKey: MessageVerifier, @unchecked Sendable, Hashable 
     /// The 64 lowercase hexadecimal digits.
     public var hex: String { Hex.encode(raw) }
 
+    /// Whether `signature` is this key's signature of `message`.
     public func isValid(signature: UnsafeRawBufferPointer, of message: UnsafeRawBufferPointer) -> Bool {
         guard signature.count == 64 else { return false }
         let context = EVP_MD_CTX_new()
@@ -135,6 +138,8 @@ public final class VerifyingKey: MessageVerifier, @unchecked Sendable, Hashable 
         return ok == 1
     }
 
+    /// The same 32 bytes.
     public static func == (a: VerifyingKey, b: VerifyingKey) -> Bool { a.raw == b.raw }
+    /// Hashes the 32 bytes.
     public func hash(into hasher: inout Hasher) { hasher.combine(raw) }
 }

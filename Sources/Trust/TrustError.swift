@@ -21,5 +21,6 @@ public struct TrustError: Error, Sendable, Hashable, CustomStringConvertible {
         self.message = message
     }
 
+    /// The message and the code.
     public var description: String { "\(message) (\(code.rawValue))" }
 }

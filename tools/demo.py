@@ -193,6 +193,7 @@ def run(args, work: Path, processes: Processes, stop: dict) -> int:
 
     # The aggregator: a softmax over 6 channels × 6 window features.
     (work / "aggregator.yaml").write_text(f"""
+insecure: true
 broker: {{host: 127.0.0.1, port: {broker_port}}}
 state_dir: {work}/aggregator
 http: {{host: 127.0.0.1, port: {http_port}}}
@@ -239,7 +240,7 @@ strategy: {{kind: {args.strategy}}}
                       "recordings": files}
         else:
             source = {"kind": "mqtt", "stream": stream, "channels": channels}
-        config = {"device_id": "fleet", "broker": {"host": "127.0.0.1", "port": broker_port}, "task": "har",
+        config = {"device_id": "fleet", "insecure": True, "broker": {"host": "127.0.0.1", "port": broker_port}, "task": "har",
                   "state_dir": f"{work}/agents", "source": source, "ring_frames": 1024, "buffer_windows": 400}
         (work / "fleet.yaml").write_text(json.dumps(config))
         # libmosquitto's select() loop limits a process to about 300 connections: 250 devices per process.
@@ -258,7 +259,7 @@ strategy: {{kind: {args.strategy}}}
                       "recordings": subjects[device]}
         else:
             source = {"kind": "mqtt", "stream": stream, "channels": channels}
-        config = {"device_id": device, "broker": {"host": "127.0.0.1", "port": broker_port}, "task": "har",
+        config = {"device_id": device, "insecure": True, "broker": {"host": "127.0.0.1", "port": broker_port}, "task": "har",
                   "state_dir": f"{work}/agent-{device}", "source": source}
         (work / f"agent-{device}.yaml").write_text(json.dumps(config))
         agents.append(processes.start(

@@ -27,8 +27,22 @@ public struct AgentConfig: Codable, Sendable, Hashable {
         public var loop = false
     }
 
+    /// Production mode's keys (docs/trust.md): what `tributary provision` writes for the device.
+    public struct Trust: Codable, Sendable, Hashable {
+        /// The device's Ed25519 signing key (PEM, mode 0600): its updates and statuses are signed with it.
+        public var signingKey: String?
+        /// The aggregator's Ed25519 public key: 64 hex digits, or a PEM file. Control messages that it did not
+        /// sign are ignored.
+        public var aggregatorKey: String?
+    }
+
     /// Device id.
     public var deviceId = ""
+    /// Development mode: a plain-TCP broker is allowed, nothing is signed and no signature is checked, and the
+    /// agent says so at start. Production (false) is the default.
+    public var insecure = false
+    /// Keys (production mode).
+    public var trust = Trust()
     /// The broker (client id `agent-{device}` and a persistent session unless set).
     public var broker = BrokerSettings()
     /// Topic prefix.
@@ -71,6 +85,19 @@ public struct AgentConfig: Codable, Sendable, Hashable {
         }
         try check(Self.isValidID(deviceId), "device_id", "must be 1-64 letters, digits, - _ . (set it, or --device-id)")
         try broker.validate()
+        if !insecure {
+            if case .plaintext = broker.transport {
+                throw ConfigError(
+                    key: "broker.tls",
+                    problem: "production mode needs a TLS broker (set broker.tls, or insecure: true for development)")
+            }
+            try check(
+                trust.signingKey != nil, "trust.signing_key",
+                "production mode needs the device's signing key (tributary provision writes it; or insecure: true)")
+            try check(
+                trust.aggregatorKey != nil, "trust.aggregator_key",
+                "production mode needs the aggregator's public key (tributary provision writes it; or insecure: true)")
+        }
         try check(Self.isValidID(task), "task", "must be a valid id")
         try check(
             ["mqtt", "udp", "stdin", "recording"].contains(source.kind), "source.kind",

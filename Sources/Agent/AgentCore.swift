@@ -24,6 +24,8 @@ public final class AgentCore {
     public let holdoutEvery: Int
     /// Windows kept for round training.
     public let bufferCapacity: Int
+    /// Signs updates (production mode).
+    let signer: (any MessageSigner)?
     /// The task's pipeline, once a specification has come.
     var task: TaskPipeline?
     /// Counters.
@@ -61,9 +63,10 @@ public final class AgentCore {
     /// oldest (what a live source must do).
     public init(
         device: String, channels: Int, ringFrames: Int = 8_192, holdoutEvery: Int = 5, bufferCapacity: Int = 2_000,
-        backpressure: Bool = false
+        backpressure: Bool = false, signer: (any MessageSigner)? = nil
     ) throws {
         self.device = device
+        self.signer = signer
         ring = FrameRing(capacity: ringFrames, channels: channels, policy: backpressure ? .rejectNewest : .dropOldest)
         ingest = IngestCounters(ring: ring)
         consumer = ring.makeConsumer()
@@ -87,7 +90,7 @@ public final class AgentCore {
         guard spec.hash != task?.spec.hash else { return }
         task = try TaskPipeline(
             spec: spec, channels: ring.channels, ringCapacity: ring.capacity, holdoutEvery: holdoutEvery,
-            bufferCapacity: bufferCapacity)
+            bufferCapacity: bufferCapacity, signer: signer)
     }
 
     /// Makes windows of what the ring holds and learns from them; returns the windows made.

@@ -70,9 +70,31 @@ extension AgentService {
         }
     }
 
-    /// Hands one control message to the core or the round machine.
-    func receive(_ message: ControlMessage, _ loop: inout Loop) async {
+    /// Hands one control message to the core or the round machine: in production only once its signature
+    /// verifies with the aggregator's key (a forged retained model or announcement is ignored and counted).
+    func receive(_ signed: ControlMessage, _ loop: inout Loop) async {
         let core = loop.core
+        var message = signed
+        let binary = message.topic == loop.topics.model || message.topic == loop.topics.modelDelta
+        if let trust {
+            switch trust.open(message.payload, binary: binary) {
+            case .success(let body): message.payload = body
+            case .failure(let refusal):
+                let count = health.withLock { health in
+                    if case .unsigned = refusal { health.unsignedControl += 1 } else { health.forgedControl += 1 }
+                    return health.unsignedControl + health.forgedControl
+                }
+                // The first few are worth a warning each; then one in a hundred.
+                if count <= 5 || count % 100 == 0 {
+                    logger.warning(
+                        "ignoring a\(refusal == .unsigned ? "n unsigned" : " forged") message on \(message.topic) (\(count) so far)"
+                    )
+                }
+                return
+            }
+        } else if !binary {
+            message.payload = SignedJSON.open(message.payload).body
+        }
         switch message.topic {
         case loop.topics.spec:
             let spec: TaskSpec

@@ -19,6 +19,10 @@ extension AgentService {
         metrics["publish_errors"] = Double(health.publishErrors)
         metrics["updates_rejected"] = Double(health.rejectedUpdates)
         metrics["control_too_large"] = Double(health.oversizedControl)
+        if trust != nil {
+            metrics["unsigned_control"] = Double(health.unsignedControl)
+            metrics["forged_control"] = Double(health.forgedControl)
+        }
         if let accuracy = core.globalHoldoutAccuracy { metrics["holdout_accuracy"] = accuracy }
         if let local = core.localAccuracy {
             metrics["prequential_accuracy"] = local.prequential
@@ -30,8 +34,11 @@ extension AgentService {
             device: core.device, state: state, version: "tributary-agent 0.1", round: core.globalRound,
             metrics: metrics)
         status.modelHash = HexHash(core.globalHash)
-        return status.json
+        return signed(status.json)
     }
+
+    /// A JSON message of this device's: signed in production.
+    func signed(_ json: [UInt8]) -> [UInt8] { trust.map { $0.seal(json) } ?? json }
 }
 
 /// Four decimals are plenty for a status, and keep it short on the wire.

@@ -43,13 +43,23 @@ public final class AgentService: Sendable {
         var rejectedUpdates = 0
         /// Control messages refused as too large, before they were copied.
         var oversizedControl = 0
+        /// Production: control messages ignored because they carried no signature.
+        var unsignedControl = 0
+        /// Production: control messages ignored because their signature did not verify with the aggregator's key.
+        var forgedControl = 0
     }
+
+    /// Production mode's keys, read at start (nil with `insecure: true`).
+    let keys = Mutex<AgentTrust?>(nil)
 
     /// Creates the service.
     public init(config: AgentConfig, logger: Logger) {
         self.config = config
         self.logger = logger
     }
+
+    /// The keys in force.
+    var trust: AgentTrust? { keys.withLock { $0 } }
 
     /// The error that stopped the service, if one did.
     public var error: (any Error)? { failure.withLock { $0 } }
@@ -75,14 +85,22 @@ public final class AgentService: Sendable {
         let topics = Topics(prefix: config.prefix, task: config.task)
         try FileIO.makeDirectories(config.stateDir)
         let outbox = try Outbox(directory: config.stateDir + "/outbox")
+        if config.insecure {
+            logger.warning(
+                "insecure: true — development mode: the broker connection may be plain TCP, updates are not signed and control messages are not verified; never use it for a real fleet"
+            )
+        } else {
+            let loaded = try AgentTrust(config.trust)
+            keys.withLock { $0 = loaded }
+        }
         let core = try AgentCore(
             device: device, channels: config.source.channels, ringFrames: config.ringFrames,
             holdoutEvery: config.holdoutEvery, bufferCapacity: config.bufferWindows,
-            backpressure: config.source.kind == "recording")
+            backpressure: config.source.kind == "recording", signer: trust?.signer)
 
         var configuration = try config.broker.mqttConfiguration(clientID: "agent-\(device)", cleanSession: false)
         configuration.will = MQTTWill(
-            topic: topics.deviceStatus(device), payload: DeviceStatus(device: device, state: "offline").json,
+            topic: topics.deviceStatus(device), payload: signed(DeviceStatus(device: device, state: "offline").json),
             qos: .atLeastOnce, retain: true)
         configuration.maxInFlight = 256
         configuration.reconnect = MQTTReconnectPolicy(minDelay: .milliseconds(100), maxDelay: .seconds(5))

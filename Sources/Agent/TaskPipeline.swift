@@ -1,6 +1,7 @@
 import Federation
 import OnlineLearning
 import StreamCore
+import TributaryWire
 import UpdateCodec
 
 /// Everything that exists once a task is known, and none of it optional: the windows, the features, the
@@ -35,7 +36,10 @@ final class TaskPipeline {
     /// Hold-out accuracy of the global model adopted last.
     var globalHoldoutAccuracy: Double?
 
-    init(spec: TaskSpec, channels: Int, ringCapacity: Int, holdoutEvery: Int, bufferCapacity: Int)
+    init(
+        spec: TaskSpec, channels: Int, ringCapacity: Int, holdoutEvery: Int, bufferCapacity: Int,
+        signer: (any MessageSigner)? = nil
+    )
         throws(ProtocolError)
     {
         guard spec.data.channels.allSatisfy({ $0 < channels }), spec.data.labelChannel.map({ $0 < channels }) ?? true
@@ -68,7 +72,7 @@ final class TaskPipeline {
         buffer = WindowBuffer(capacity: bufferCapacity, dimension: spec.data.inputCount)
         holdout = WindowBuffer(
             capacity: Swift.max(1, bufferCapacity / Swift.max(1, holdoutEvery)), dimension: spec.data.inputCount)
-        do { updates = try UpdatePipeline(dimension: network.parameterCount) } catch {
+        do { updates = try UpdatePipeline(dimension: network.parameterCount, sign: SignStage(signer: signer)) } catch {
             throw ProtocolError(.invalidField, "the update encoder: \(error)")
         }
         global = learner.parameters

@@ -31,6 +31,7 @@ enum AggregateBenchmark {
 
     static func config(stateDir: String, port: Int) -> AggregatorConfig {
         var config = AggregatorConfig(task: spec)
+        config.insecure = true
         config.stateDir = stateDir
         config.http.port = 0
         config.broker.port = port

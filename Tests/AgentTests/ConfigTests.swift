@@ -16,6 +16,9 @@ struct ConfigTests {
         try config.validate()
         var defaults = AgentConfig()
         defaults.deviceId = config.deviceId
+        // The sample is a development configuration, and says so: production is the default.
+        #expect(config.insecure && !defaults.insecure)
+        defaults.insecure = true
         #expect(config == defaults, "the sample documents the defaults")
     }
 

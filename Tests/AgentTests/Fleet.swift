@@ -57,6 +57,7 @@ final class Fleet: Sendable {
 
     var aggregatorYAML: String {
         """
+        insecure: true
         broker: {host: 127.0.0.1, port: \(broker.port)}
         state_dir: \(directory)/aggregator
         http: {host: 127.0.0.1, port: 0}
@@ -88,6 +89,7 @@ final class Fleet: Sendable {
         let config = "\(directory)/agent-\(device).yaml"
         let yaml = """
             device_id: \(device)
+            insecure: true
             broker: {host: 127.0.0.1, port: \(broker.port)}
             task: har
             state_dir: \(directory)/agent-\(device)

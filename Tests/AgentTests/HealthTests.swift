@@ -15,6 +15,7 @@ import TributaryTestSupport
             let directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
             let yaml = """
                 device_id: h1
+                insecure: true
                 broker: {host: 127.0.0.1, port: \(broker.port)}
                 state_dir: \(directory)/state
                 source: {kind: mqtt, stream: imu, channels: 2}

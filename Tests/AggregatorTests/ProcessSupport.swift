@@ -17,6 +17,7 @@ func aggregatorYAML(
     strategy: String = "fedavg"
 ) -> String {
     """
+    insecure: true
     broker: {host: 127.0.0.1, port: \(port), client_id: \(clientID)}
     state_dir: \(stateDir)
     http: {host: 127.0.0.1, port: \(httpPort)}

@@ -18,6 +18,8 @@ func testConfig(_ spec: TaskSpec = testSpec(), stateDir: String, minParticipants
     -> AggregatorConfig
 {
     var config = AggregatorConfig(task: spec)
+    // Development mode: these tests are about rounds, not keys (TrustTests and the secure fleet test are).
+    config.insecure = true
     config.stateDir = stateDir
     config.http.port = 0
     config.rounds.minParticipants = minParticipants

@@ -11,6 +11,17 @@ public struct AggregatorConfig: Codable, Sendable, Hashable {
         public var host = "127.0.0.1"
         /// Port; 0 turns the endpoint off.
         public var port = 9464
+        /// A file whose first line is the bearer token `/status` and `/metrics` require (`Authorization: Bearer
+        /// …`); required when `host` is not a loopback address.
+        public var tokenFile: String?
+    }
+
+    /// Production mode's keys (docs/trust.md): what `tributary provision` writes.
+    public struct Trust: Codable, Sendable, Hashable {
+        /// The aggregator's Ed25519 signing key (PEM, mode 0600): every publication is signed with it.
+        public var signingKey: String?
+        /// The fleet's registry file (`registry.json`): enrolled devices, their public keys and status.
+        public var registry: String?
     }
 
     /// How rounds run.
@@ -65,6 +76,11 @@ public struct AggregatorConfig: Codable, Sendable, Hashable {
         public var recording: String?
     }
 
+    /// Development mode: a plain-TCP broker is allowed, nothing is signed and no signature is checked, and the
+    /// aggregator says so at start. Production (false) is the default.
+    public var insecure = false
+    /// Keys and registry (production mode).
+    public var trust = Trust()
     /// The broker (client id `tributary-aggregator` and a persistent session unless set; shards need a client
     /// id each).
     public var broker = BrokerSettings()
@@ -111,6 +127,24 @@ public struct AggregatorConfig: Codable, Sendable, Hashable {
             if !condition { throw ConfigError(key: key, problem: problem) }
         }
         try broker.validate()
+        if !insecure {
+            if case .plaintext = broker.transport {
+                throw ConfigError(
+                    key: "broker.tls",
+                    problem: "production mode needs a TLS broker (set broker.tls, or insecure: true for development)")
+            }
+            try check(
+                trust.signingKey != nil, "trust.signing_key",
+                "production mode needs the aggregator's signing key (tributary provision writes it; or insecure: true)")
+            try check(
+                trust.registry != nil, "trust.registry",
+                "production mode needs the fleet's registry.json (tributary provision writes it; or insecure: true)")
+        }
+        if http.port != 0 && !Self.isLoopback(http.host) {
+            try check(
+                http.tokenFile != nil, "http.token_file",
+                "the status endpoint listens on \(http.host), beyond loopback: it needs a bearer token file")
+        }
         try check(!prefix.isEmpty && !prefix.contains("+") && !prefix.contains("#"), "prefix", "must be a plain topic")
         try check(!stateDir.isEmpty, "state_dir", "is empty")
         try check((0...65_535).contains(http.port), "http.port", "must be 0…65535 (0: off)")
@@ -147,6 +181,13 @@ public struct AggregatorConfig: Codable, Sendable, Hashable {
                 "median and trimmed mean cannot be split across shards")
         }
         try check(hierarchy.graceS >= 0, "hierarchy.grace_s", "must be ≥ 0")
+    }
+}
+
+extension AggregatorConfig {
+    /// Whether `host` is a loopback address (127.0.0.0/8, ::1, localhost).
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 }
 

@@ -25,7 +25,8 @@ extension AggregatorCore {
     /// Shard: the root announced a round (the retained message).
     public func receive(round payload: [UInt8], now: Int64) throws -> [Outgoing] {
         guard role.shardID != nil else { return [] }
-        guard let announcement = try? RoundAnnouncement.decode(payload), announcement.task == spec.task else {
+        guard let body = openAggregatorJSON(payload, what: "round announcement") else { return [] }
+        guard let announcement = try? RoundAnnouncement.decode(body), announcement.task == spec.task else {
             logger.warning("ignoring an invalid round announcement")
             return []
         }
@@ -70,7 +71,7 @@ extension AggregatorCore {
         partialDirty = false
         let message = PartialMessage(
             task: spec.task, round: round.round, shard: shard, seq: partialSeq, partial: partial)
-        return [Outgoing(topic: topics.partial(shard), payload: message.json)]
+        return sealed([Outgoing(topic: topics.partial(shard), payload: message.json)])
     }
 
     // MARK: Root
@@ -80,7 +81,11 @@ extension AggregatorCore {
         guard role.isRoot, let shard = topics.shard(inPartialTopic: topic),
             role.shards.contains(shard)
         else { return }
-        guard let message = try? PartialMessage.decode(payload), message.shard == shard, message.task == spec.task,
+        guard let body = openAggregatorJSON(payload, what: "partial from \(shard)") else {
+            metrics.rejected("bad_partial")
+            return
+        }
+        guard let message = try? PartialMessage.decode(body), message.shard == shard, message.task == spec.task,
             message.dimension == spec.dimension
         else {
             metrics.rejected("bad_partial")

@@ -11,6 +11,11 @@ extension AggregatorCore {
         guard payload.count <= config.limits.maxUpdateBytes else {
             return .rejected(device: device, round: UpdateDecoder.claimedRound(payload) ?? 0, reason: "too_large")
         }
+        // Production: the sender is enrolled and signed the message, checked before anything of it is decoded.
+        if let trust, let refusal = trust.check(update: payload, device: device) {
+            logger.info("rejected an update from \(device): \(refusal.rawValue)")
+            return .rejected(device: device, round: UpdateDecoder.claimedRound(payload) ?? 0, reason: refusal.rawValue)
+        }
         let decoded: DecodedUpdate
         do {
             decoded = try decoder.decode(payload, expectedTask: spec.task, expectedDimension: spec.dimension)
@@ -144,7 +149,17 @@ extension AggregatorCore {
         if payload.isEmpty {
             online = false
         } else {
-            guard let status = try? DeviceStatus.decode(payload), status.device == device else {
+            var body = payload
+            if let trust {
+                switch trust.open(json: payload, from: device) {
+                case .success(let signed): body = signed
+                case .failure(let refusal):
+                    metrics.rejected("bad_status")
+                    logger.debug("ignoring a status of \(device): \(refusal.rawValue)")
+                    return []
+                }
+            }
+            guard let status = try? DeviceStatus.decode(SignedJSON.open(body).body), status.device == device else {
                 metrics.rejected("bad_status")
                 return []
             }
@@ -182,7 +197,7 @@ extension AggregatorCore {
         }
         return StagedBatch(
             store: store, task: spec.task, metrics: metrics, accepted: stagedAccepted, rejected: stagedRejected,
-            acks: stagedAcks, actions: deferred)
+            acks: sealed(stagedAcks), actions: deferred)
     }
 
     /// After ``StagedBatch/persist()``: the batch's acknowledgements (unless the caller already sent them:
@@ -192,7 +207,7 @@ extension AggregatorCore {
     {
         lastCommitAccepted = batch.accepted.count
         var out = acknowledgements ? batch.acks : []
-        out += try perform(batch.actions, now: now)
+        out += sealed(try perform(batch.actions, now: now))
         metrics.participants.record(aggregator.count)
         return out
     }
@@ -200,6 +215,12 @@ extension AggregatorCore {
     /// Time passed: deadlines become round actions, staged for the next batch; a root that waited for the
     /// shards' partials after a restart stops waiting. A shard has no rounds of its own.
     public func advance(now: Int64) {
+        if let trust {
+            for device in trust.refresh(now: now) where role.runsRounds {
+                logger.info("\(device) was revoked or removed from the registry: offline")
+                deferred += machine.handle(.deviceOffline(device, now: now))
+            }
+        }
         guard role.runsRounds else { return }
         deferred += machine.handle(.tick(now: now))
         guard let pending = rootPending, partialsCover(pending.participants) || now >= pending.notAfter else { return }

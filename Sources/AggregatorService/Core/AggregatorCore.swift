@@ -2,6 +2,7 @@ public import Federation
 import Foundation
 public import Logging
 import OnlineLearning
+import Trust
 import UpdateCodec
 
 /// A message for the broker.
@@ -81,6 +82,8 @@ public final class AggregatorCore {
     var rootPending: (round: UInt32, participants: [String], notAfter: Int64)?
     /// Central evaluation of each new model, when `evaluation.recording` is set.
     let evaluation: CentralEvaluation?
+    /// Production mode: the signing key and the device registry (nil with `insecure: true`).
+    let trust: AggregatorTrust?
 
     /// Opens the state in `config.stateDir` and restores the task if it was served before.
     public init(config: AggregatorConfig, metrics: AggregatorMetrics, logger: Logger) throws {
@@ -92,6 +95,16 @@ public final class AggregatorCore {
         self.metrics = metrics
         try makeDirectory(config.stateDir)
         store = try StateStore(path: config.stateDir + "/aggregator.sqlite")
+        if config.insecure {
+            trust = nil
+        } else {
+            guard let key = config.trust.signingKey, let registry = config.trust.registry else {
+                throw TrustError(.file, "production mode needs trust.signing_key and trust.registry")
+            }
+            trust = try AggregatorTrust(
+                signingKey: key, registry: registry, store: store, logger: logger,
+                now: Int64(Date().timeIntervalSince1970 * 1_000))
+        }
         duplicates = DuplicateFilter(store: store, task: spec.task)
         checkpoints = try CheckpointStore(directory: config.stateDir + "/checkpoints")
         decoder = try UpdateDecoder()
@@ -210,7 +223,25 @@ public final class AggregatorCore {
         }
         out += try perform(actions, now: now)
         try store.saveMachine(task: spec.task, machine: snapshotJSON)
-        return out
+        return sealed(out)
+    }
+
+    /// Messages as they go out: signed in production.
+    func sealed(_ messages: [Outgoing]) -> [Outgoing] {
+        guard let trust else { return messages }
+        return messages.map(trust.sign)
+    }
+
+    /// The signed body of a message from another aggregator of the federation (nil, logged, when it does not
+    /// verify); in development mode the message itself, with any `sig` member skipped.
+    func openAggregatorJSON(_ payload: [UInt8], what: String) -> [UInt8]? {
+        guard let trust else { return SignedJSON.open(payload).body }
+        switch trust.open(aggregatorJSON: payload) {
+        case .success(let body): return body
+        case .failure(let refusal):
+            logger.warning("ignoring a \(what): \(refusal.rawValue)")
+            return nil
+        }
     }
 
     /// Housekeeping for idle moments: frees the stored payloads of aggregated updates.

@@ -1,5 +1,7 @@
+import Configuration
 public import Logging
 import ServiceLifecycle
+import SystemSupport
 
 /// Everything `tributary-aggregator` runs, built from a configuration: the rounds service and, when its port is
 /// not 0, the status server, in one service group with graceful shutdown. Tests build it in-process exactly as
@@ -32,11 +34,24 @@ public func buildAggregator(configuration: AggregatorConfig, logger: Logger) thr
     let metrics = AggregatorMetrics()
     let board = StatusBoard()
     let service = AggregatorService(config: configuration, logger: logger, metrics: metrics, board: board)
+    if configuration.insecure {
+        logger.warning(
+            "insecure: true — development mode: the broker connection may be plain TCP, nothing is signed and no signature is checked; never use it for a real fleet"
+        )
+    }
+    var token: String?
+    if let file = configuration.http.tokenFile {
+        let line = try FileIO.readAll(file).split(separator: UInt8(ascii: "\n")).first.map {
+            String(decoding: $0, as: UTF8.self)
+        }
+        guard let line, !line.isEmpty else { throw ConfigError(key: "http.token_file", problem: "\(file) is empty") }
+        token = line
+    }
     let statusServer =
         configuration.http.port == 0
         ? nil
         : try StatusServer(
             host: configuration.http.host, port: configuration.http.port, metrics: metrics, board: board,
-            logger: logger)
+            logger: logger, token: token)
     return AggregatorApplication(service: service, statusServer: statusServer, logger: logger)
 }

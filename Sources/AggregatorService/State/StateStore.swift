@@ -57,7 +57,55 @@ public final class StateStore: Sendable {
                         PRIMARY KEY (task, round));
                     """)
         }
+        migrator.registerMigration("v2-registry") { db in
+            // The fleet's devices as the operator enrolled them (`tributary provision`): public signing key and
+            // status (active or revoked). Replaced as a whole at each import of the registry file.
+            try db.execute(
+                sql: """
+                    CREATE TABLE registry (
+                        device TEXT PRIMARY KEY, public_key TEXT NOT NULL, status TEXT NOT NULL,
+                        imported_at INTEGER NOT NULL);
+                    """)
+        }
         return migrator
+    }
+
+    /// One enrolled device, as the registry table holds it.
+    public struct RegistryEntry: Sendable, Hashable, Codable {
+        /// Device id.
+        public var id: String
+        /// Its Ed25519 public key, 64 hex digits.
+        public var publicKey: String
+        /// `active` or `revoked`.
+        public var status: String
+
+        /// An entry.
+        public init(id: String, publicKey: String, status: String) {
+            self.id = id
+            self.publicKey = publicKey
+            self.status = status
+        }
+    }
+
+    /// Replaces the registry with `entries` (one transaction).
+    public func replaceRegistry(_ entries: [RegistryEntry], at: Int64) throws(StateError) {
+        try write { db in
+            try db.execute(sql: "DELETE FROM registry")
+            for entry in entries {
+                try db.execute(
+                    sql: "INSERT INTO registry (device, public_key, status, imported_at) VALUES (?, ?, ?, ?)",
+                    arguments: [entry.id, entry.publicKey, entry.status, at])
+            }
+        }
+    }
+
+    /// The registry as last imported.
+    public func registry() throws(StateError) -> [RegistryEntry] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT device, public_key, status FROM registry ORDER BY device").map {
+                RegistryEntry(id: $0["device"], publicKey: $0["public_key"], status: $0["status"])
+            }
+        }
     }
 
     /// What is stored about a task.

@@ -143,6 +143,9 @@ let package = Package(
             ],
             swiftSettings: strict),
 
+        .target(
+            name: "Provisioning", dependencies: ["Trust", "Federation", "SystemSupport"], swiftSettings: strict),
+
         // MARK: Firmware simulator (Firmware-sim/)
         .target(
             name: "SimulatorCore", dependencies: ["SensorFrames", "TributaryMath"],
@@ -201,7 +204,8 @@ let package = Package(
         .executableTarget(
             name: "TributaryCLI",
             dependencies: [
-                "Inspection", "TributaryWire", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Inspection", "TributaryWire", "Provisioning",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
         .executableTarget(
@@ -230,7 +234,10 @@ let package = Package(
         .testTarget(name: "TributaryMathTests", dependencies: ["TributaryMath"], swiftSettings: strict),
         .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"], swiftSettings: strict),
         .testTarget(
-            name: "TrustTests", dependencies: ["Trust", "TributaryWire", "UpdateCodec", "Federation"],
+            name: "TrustTests",
+            dependencies: [
+                "Trust", "TributaryWire", "UpdateCodec", "Federation", "Provisioning", "TributaryTestSupport",
+            ],
             swiftSettings: strict),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd", "TributaryMath"], swiftSettings: strict),
         .testTarget(name: "DocumentsTests", dependencies: ["Documents", "TributaryWire"], swiftSettings: strict),
@@ -289,7 +296,7 @@ let package = Package(
                 "Agent", "Federation", "UpdateCodec", "StreamCore", "TributaryWire", "MQTT", "BrokerConnection",
                 "Configuration",
                 "SystemSupport",
-                "TributaryTestSupport",
+                "TributaryTestSupport", "Provisioning", "Trust",
             ],
             swiftSettings: strict),
         .testTarget(

@@ -29,6 +29,10 @@ public final class MosquittoBroker: @unchecked Sendable {
         public var maxInflightMessages: Int?
         /// Extra configuration lines, appended verbatim.
         public var extraLines: [String] = []
+        /// A complete configuration to run as it is (a fleet's, from `tributary provision`): only its listener
+        /// (moved to the rig's loopback port), user, log and persistence folder are replaced; the other options
+        /// are ignored.
+        public var provisioned: URL?
 
         /// Defaults: dev.conf, anonymous, plain TCP, persistence on.
         public init() {}

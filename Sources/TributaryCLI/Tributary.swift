@@ -9,7 +9,7 @@ struct Tributary: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tributary",
         abstract: "Tributary operator tools.",
-        subcommands: [Inspect.self]
+        subcommands: [Inspect.self, Provision.self]
     )
 }
 

@@ -1,3 +1,4 @@
+import BrokerConnection
 import Federation
 import Foundation
 import Glibc
@@ -22,6 +23,8 @@ final class Fleet: Sendable {
         var speed = 20.0
         /// Share of the model in each downlink delta (1: the dense model only).
         var downlinkKFraction = 1.0
+        /// The aggregator's `strategy:` section.
+        var strategy = "{kind: fedavg}"
     }
 
     let broker: MosquittoBroker
@@ -32,14 +35,20 @@ final class Fleet: Sendable {
     let agents = Mutex<[String: ChildProcess]>([:])
     let aggregator = Mutex<ChildProcess?>(nil)
     let launches = Mutex<Int>(0)
+    /// Production mode: the provisioned fleet directory (`tributary provision`), nil in development mode.
+    let fleet: URL?
 
-    init(broker: MosquittoBroker, setup: Setup = Setup()) async throws {
+    init(broker: MosquittoBroker, setup: Setup = Setup(), fleet: URL? = nil, directory: String? = nil) async throws {
         self.broker = broker
         self.setup = setup
+        self.fleet = fleet
         var template = Array("/tmp/tributary-agent-e2e-XXXXXX".utf8CString)
-        directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+        self.directory =
+            directory ?? template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+        let directory = self.directory
         devices = (1...setup.devices).map { "d\($0)" }
-        watcher = try await Watcher(broker: broker)
+        watcher = try await Watcher(
+            broker: broker, settings: fleet.map { Self.identity(broker, $0, client: "watcher") })
         for (i, device) in devices.enumerated() {
             let generate = try ChildProcess(
                 builtExecutable("tributary-replay"),
@@ -55,10 +64,37 @@ final class Fleet: Sendable {
         for device in devices { try startAgent(device) }
     }
 
+    /// How a provisioned client (`devices/ID` or `clients/NAME`) reaches the broker: mutual TLS.
+    static func identity(_ broker: MosquittoBroker, _ fleet: URL, device: String? = nil, client: String? = nil)
+        -> BrokerSettings
+    {
+        let folder = fleet.appendingPathComponent(device.map { "devices/\($0)" } ?? "clients/\(client!)").path
+        return BrokerSettings(
+            host: broker.host, port: broker.port,
+            transport: .tls(
+                .init(
+                    caFile: folder + "/ca.crt",
+                    identity: .init(certificateFile: folder + "/tls.crt", keyFile: folder + "/tls.key"))))
+    }
+
+    /// The `broker:` (and `trust:`) lines of a program's configuration.
+    func connectionYAML(device: String?) -> String {
+        guard let fleet else { return "insecure: true\nbroker: {host: 127.0.0.1, port: \(broker.port)}" }
+        let folder = fleet.appendingPathComponent(device.map { "devices/\($0)" } ?? "clients/aggregator").path
+        let trust =
+            device == nil
+            ? "{signing_key: \(folder)/signing.key, registry: \(fleet.path)/registry.json}"
+            : "{signing_key: \(folder)/signing.key, aggregator_key: \(fleet.path)/clients/aggregator/signing.pub}"
+        return """
+            broker: {host: 127.0.0.1, port: \(broker.port),
+                     tls: {ca_file: \(folder)/ca.crt, cert_file: \(folder)/tls.crt, key_file: \(folder)/tls.key}}
+            trust: \(trust)
+            """
+    }
+
     var aggregatorYAML: String {
         """
-        insecure: true
-        broker: {host: 127.0.0.1, port: \(broker.port)}
+        \(connectionYAML(device: nil))
         state_dir: \(directory)/aggregator
         http: {host: 127.0.0.1, port: 0}
         task:
@@ -70,7 +106,7 @@ final class Fleet: Sendable {
           codec: {k_fraction: 0.1, values: int8, downlink_k_fraction: \(setup.downlinkKFraction)}
         rounds: {duration_s: \(setup.roundSeconds), min_participants: \(setup.minParticipants),
                  max_rounds: \(setup.rounds), local: {samples: \(setup.samples)}}
-        strategy: {kind: fedavg}
+        strategy: \(setup.strategy)
         """
     }
 
@@ -89,8 +125,7 @@ final class Fleet: Sendable {
         let config = "\(directory)/agent-\(device).yaml"
         let yaml = """
             device_id: \(device)
-            insecure: true
-            broker: {host: 127.0.0.1, port: \(broker.port)}
+            \(connectionYAML(device: device))
             task: har
             state_dir: \(directory)/agent-\(device)
             source: {kind: recording, stream: imu, channels: 7, speed: \(setup.speed), loop: true,
@@ -171,25 +206,57 @@ final class Watcher: Sendable {
         /// Sizes of the full model messages and of the sparse model deltas seen.
         var modelSizes: [Int] = []
         var deltaSizes: [Int] = []
+        /// Every payload on every topic under the prefix, in arrival order (a watcher of `everything`).
+        var raw: [String: [[UInt8]]] = [:]
+        /// Every state each device's status reported, in order.
+        var states: [String: [String]] = [:]
+        /// Round announcements.
+        var announcements: [UInt32: RoundAnnouncement] = [:]
+        /// Update messages seen, by the device in their header.
+        var updates: [String: [[UInt8]]] = [:]
     }
 
     let client: MQTTClient
     let state = Mutex(State())
     let topics = Topics(task: "har")
 
-    init(broker: MosquittoBroker) async throws {
-        client = try await broker.connectedClient("watcher", cleanSession: false)
+    /// Watches `broker` anonymously, or as a provisioned observer (`settings`). With `everything`, it only records
+    /// every payload under the prefix (`raw(topic)`, sensor topics left out): an observer's view of the whole broker,
+    /// with no other subscription to take a message first (the broker delivers it once per client).
+    init(broker: MosquittoBroker, settings: BrokerSettings? = nil, everything: Bool = false) async throws {
+        if let settings {
+            var configuration = try settings.mqttConfiguration(clientID: "watcher", cleanSession: false)
+            configuration.reconnect = MQTTReconnectPolicy(minDelay: .milliseconds(50), maxDelay: .milliseconds(500))
+            client = try MQTTClient(configuration: configuration)
+            try await client.connect()
+        } else {
+            client = try await broker.connectedClient("watcher", cleanSession: false)
+        }
+        if everything {
+            try await client.subscribe(topics.prefix + "/#", qos: .atLeastOnce) { [self] topic, payload in
+                let name = String(cString: topic)
+                guard !name.contains("/sensor/") else { return }
+                self.state.withLock { $0.raw[name, default: []].append(Array(payload)) }
+            }
+            return
+        }
         try await client.subscribe(topics.metrics, qos: .atLeastOnce) { [self] _, payload in
             guard let metrics = try? RoundMetrics.decode(Array(payload)) else { return }
             self.state.withLock { $0.metrics[metrics.round] = metrics }
         }
         try await client.subscribe(topics.round, qos: .atLeastOnce) { [self] _, payload in
-            guard let round = try? RoundAnnouncement.decode(Array(payload)) else { return }
-            self.state.withLock { _ = $0.rounds.insert(round.round) }
+            guard let round = try? RoundAnnouncement.decode(SignedJSON.open(Array(payload)).body) else { return }
+            self.state.withLock {
+                $0.rounds.insert(round.round)
+                $0.announcements[round.round] = round
+            }
         }
         try await client.subscribe(topics.updates, qos: .atLeastOnce) { [self] _, payload in
             guard let decoder = try? UpdateDecoder(), let header = try? decoder.header(payload) else { return }
-            self.state.withLock { _ = $0.sent[header.round, default: []].insert(header.device) }
+            self.state.withLock {
+                $0.sent[header.round, default: []].insert(header.device)
+                $0.updates[header.device, default: []].append(Array(payload))
+            }
         }
         try await client.subscribe(topics.model, qos: .atLeastOnce) { [self] _, payload in
             self.state.withLock { $0.modelSizes.append(payload.count) }
@@ -205,6 +272,7 @@ final class Watcher: Sendable {
             guard let status = try? DeviceStatus.decode(Array(payload)) else { return }
             self.state.withLock {
                 $0.statuses[status.device] = status
+                $0.states[status.device, default: []].append(status.state)
                 if let round = status.round, let accuracy = status.metrics?["holdout_accuracy"] {
                     $0.accuracy[round, default: [:]][status.device] = accuracy
                     if $0.firstAccuracy[status.device] == nil { $0.firstAccuracy[status.device] = accuracy }
@@ -221,6 +289,10 @@ final class Watcher: Sendable {
         }
     }
 
+    func raw(_ topic: String) -> [[UInt8]] { state.withLock { $0.raw[topic] ?? [] } }
+    func updates(_ device: String) -> [[UInt8]] { state.withLock { $0.updates[device] ?? [] } }
+    func states(_ device: String) -> [String] { state.withLock { $0.states[device] ?? [] } }
+    func announcement(_ round: UInt32) -> RoundAnnouncement? { state.withLock { $0.announcements[round] } }
     func metrics(_ round: UInt32) -> RoundMetrics? { state.withLock { $0.metrics[round] } }
     func senders(round: UInt32) -> Set<String> { state.withLock { $0.sent[round] ?? [] } }
     func announced(_ round: UInt32) -> Bool { state.withLock { $0.rounds.contains(round) } }

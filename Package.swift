@@ -286,7 +286,8 @@ let package = Package(
             name: "AggregatorTests",
             dependencies: [
                 "TributaryMath",
-                "AggregatorService", "Federation", "UpdateCodec", "MQTT", "Recording", "TributaryTestSupport",
+                "AggregatorService", "Federation", "UpdateCodec", "MQTT", "Recording", "TributaryTestSupport", "Trust",
+                "TributaryWire",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

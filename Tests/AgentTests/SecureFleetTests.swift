@@ -97,6 +97,16 @@ import UpdateCodec
 
     enum Signing { case own, random, none }
 
+    /// Whether a JSON message's `sig` member or a binary message's trailer verifies with `key`.
+    static func verifies(_ payload: [UInt8], key: VerifyingKey) -> Bool {
+        if payload.first == UInt8(ascii: "{") {
+            guard case .success = SignedJSON.verify(payload, key: key) else { return false }
+            return true
+        }
+        guard case .success = payload.withUnsafeBytes({ SignedMessage.verify($0, key: key) }) else { return false }
+        return true
+    }
+
     /// The reasons of the signed acknowledgements `client` received on its ack topic, verified with the
     /// aggregator's key.
     final class Acks: Sendable {
@@ -177,6 +187,28 @@ import UpdateCodec
             #expect(await fleet.waitForRoundEnd(2), "\(fleet.logs)")
             for round in UInt32(1)...2 {
                 #expect(fleet.watcher.metrics(round)?.accepted == ["d1", "d2"], "round \(round)")
+            }
+            // Everything on the aggregator's topics is signed with its key; every status with its device's.
+            let aggregator = try VerifyingKey(
+                pem: try FileIO.readAll(provisioner.layout.folder(client: "aggregator") + "/signing.pub"))
+            let seen = auditor.state.withLock { $0.raw }
+            let published = seen.filter { $0.key.contains("/fl/") && !$0.key.contains("/update/") }
+            #expect(Set(published.keys).isSuperset(of: [topics.spec, topics.round, topics.model, topics.metrics]))
+            for (topic, payloads) in published {
+                for payload in payloads {
+                    #expect(
+                        Self.verifies(payload, key: aggregator),
+                        "\(topic) carries a message the aggregator did not sign")
+                }
+            }
+            for device in ["d1", "d2"] {
+                let key = try VerifyingKey(
+                    pem: try FileIO.readAll(provisioner.layout.folder(device: device) + "/signing.pub"))
+                let statuses = seen[topics.deviceStatus(device)] ?? []
+                #expect(
+                    !statuses.isEmpty && statuses.allSatisfy { Self.verifies($0, key: key) }, "\(device)'s statuses")
+                let updates = seen[topics.update(device)] ?? []
+                #expect(!updates.isEmpty && updates.allSatisfy { Self.verifies($0, key: key) }, "\(device)'s updates")
             }
         }
     }

@@ -24,7 +24,9 @@ struct Fleet {
         abstract: "Run many devices in one process, each a full agent with its own MQTT connection (scale tests).",
         discussion: """
             Every device gets the configuration file's settings, the id PREFIX0001, PREFIX0002, …, its own state \
-            directory under state_dir, and (for a recording source) one of the listed recordings, in turn. Logs \
+            directory under state_dir, and (for a recording source) one of the listed recordings, in turn. In \
+            production mode each device needs its own credentials: write {id} in broker.tls.cert_file, key_file \
+            and trust.signing_key (fleet/devices/{id}/tls.crt, as tributary provision lays them out). Logs \
             warnings only unless --verbose. SIGTERM/SIGINT stop every device cleanly.
             """, spec: spec)
 
@@ -89,7 +91,10 @@ struct Fleet {
                 }
             }
             settings.trimCodePages = i == 0  // one process: trimmed once
-            do { try settings.validate() } catch {
+            do {
+                try Self.personalize(&settings)
+                try settings.validate()
+            } catch {
                 printError("tributary-agent: configuration: \(error)")
                 return 64
             }
@@ -110,6 +115,43 @@ struct Fleet {
             return 1
         }
         return 0
+    }
+
+    /// Each device's own credentials: `{id}` in the TLS identity's and the signing key's paths becomes the
+    /// device id (`fleet/devices/{id}/tls.crt`, as `tributary provision` lays them out). In production every
+    /// device needs its own: a shared certificate would give every device one MQTT identity, and a shared key one
+    /// signature.
+    static func personalize(_ settings: inout AgentConfig) throws(ConfigError) {
+        let id = settings.deviceId
+        func fill(_ path: String) -> String {
+            path.split(separator: "{id}", omittingEmptySubsequences: false).joined(separator: id)
+        }
+        var ownCertificate = false
+        if case .tls(var tls) = settings.broker.transport {
+            tls.caFile = fill(tls.caFile)
+            if var identity = tls.identity {
+                ownCertificate = identity.certificateFile.contains("{id}") && identity.keyFile.contains("{id}")
+                identity.certificateFile = fill(identity.certificateFile)
+                identity.keyFile = fill(identity.keyFile)
+                tls.identity = identity
+            }
+            settings.broker.transport = .tls(tls)
+        }
+        let ownKey = settings.trust.signingKey?.contains("{id}") ?? false
+        settings.trust.signingKey = settings.trust.signingKey.map(fill)
+        guard !settings.insecure else { return }
+        guard ownKey else {
+            throw ConfigError(
+                key: "trust.signing_key",
+                problem:
+                    "a production fleet needs each device's own key: write {id} in the path (devices/{id}/signing.key)")
+        }
+        guard ownCertificate else {
+            throw ConfigError(
+                key: "broker.tls.cert_file",
+                problem:
+                    "a production fleet needs each device's own certificate: write {id} in cert_file and key_file")
+        }
     }
 
     /// Each device holds a connection and a few files open: lift the soft limit to the hard one.

@@ -13,10 +13,14 @@ struct Run {
             ("device-id", "id", "Device id."),
             ("state-dir", "dir", "State directory."),
         ],
-        flags: [("verbose", "Log more.")])
+        flags: [
+            ("check", "Validate the configuration, print what the agent would run with, and exit."),
+            ("verbose", "Log more."),
+        ])
 
     static let help = Options.help(
-        usage: "tributary-agent [run] [--config <file>] [--broker <host:port>] [--device-id <id>] [--state-dir <dir>]",
+        usage:
+            "tributary-agent [run] [--config <file>] [--broker <host:port>] [--device-id <id>] [--state-dir <dir>] [--check]",
         abstract: "Run the agent (the default).",
         discussion: """
             Configuration: --config FILE (YAML, Configs/agent.yaml), environment variables \
@@ -51,6 +55,10 @@ struct Run {
             printError("tributary-agent: configuration: \(error)")
             return 64
         }
+        if options.flags.contains("check") {
+            print(Self.summary(settings))
+            return 0
+        }
         let logger = Logger(label: "tributary.agent.\(settings.deviceId)")
         let service = AgentService(config: settings, logger: logger)
         AgentSignals.services.withLock { $0 = [service] }
@@ -60,5 +68,24 @@ struct Run {
         }
         logger.info("stopped")
         return 0
+    }
+
+    /// What `--check` prints: the settings that matter for connecting and trusting, one per line.
+    static func summary(_ settings: AgentConfig) -> String {
+        var transport = "plain TCP"
+        if case .tls(let tls) = settings.broker.transport {
+            transport = "TLS, CA \(tls.caFile)" + (tls.identity.map { ", certificate \($0.certificateFile)" } ?? "")
+        }
+        return [
+            "configuration OK",
+            "device_id: \(settings.deviceId)",
+            "task: \(settings.task)",
+            "mode: \(settings.insecure ? "insecure (development)" : "production")",
+            "broker: \(settings.broker.address) (\(transport))",
+            "signing_key: \(settings.trust.signingKey ?? "none")",
+            "aggregator_key: \(settings.trust.aggregatorKey ?? "none")",
+            "source: \(settings.source.kind)",
+            "state_dir: \(settings.stateDir)",
+        ].joined(separator: "\n")
     }
 }

@@ -22,6 +22,36 @@ struct ConfigTests {
         #expect(config == defaults, "the sample documents the defaults")
     }
 
+    static let production = URL(fileURLWithPath: sample).deletingLastPathComponent()
+        .appendingPathComponent("production/agent.yaml").path
+
+    @Test("Configs/production/agent.yaml is production mode and passes --check")
+    func productionSample() async throws {
+        let config = try AgentConfig.load(path: Self.production, environment: [:])
+        try config.validate()
+        #expect(!config.insecure && config.trust.signingKey != nil && config.trust.aggregatorKey != nil)
+        guard case .tls(let tls) = config.broker.transport else {
+            Issue.record("the production sample has no TLS")
+            return
+        }
+        #expect(tls.identity != nil && tls.verifyHostname)
+        var template = Array("/tmp/tributary-agent-check-XXXXXX".utf8CString)
+        let directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+        let process = try ChildProcess(
+            builtExecutable("tributary-agent"), ["--config", Self.production, "--check"],
+            standardOutput: directory + "/check.log")
+        #expect(await process.waitForExit(timeout: .seconds(30)) == 0)
+        let output = try String(contentsOfFile: directory + "/check.log", encoding: .utf8)
+        #expect(output.contains("configuration OK") && output.contains("mode: production"), "\(output)")
+        // Without TLS, or without its key, production refuses to start, naming the key.
+        var plain = config
+        plain.broker.transport = .plaintext
+        #expect { try plain.validate() } throws: { ($0 as? ConfigError)?.key == "broker.tls" }
+        var keyless = config
+        keyless.trust.signingKey = nil
+        #expect { try keyless.validate() } throws: { ($0 as? ConfigError)?.key == "trust.signing_key" }
+    }
+
     @Test("environment variables override the file; an unknown key or a bad value is named")
     func overrides() throws {
         let config = try AgentConfig.load(
@@ -69,6 +99,8 @@ struct ConfigTests {
             (["train", "--task", "t.yaml"], "--recording"), (["fleet", "--devices", "many"], "whole number"),
             (["fleet", "--devices", "301"], "1…300"), (["--config", directory + "/none.yaml"], "cannot open"),
             (["--broker=localhost", "--config", Self.sample], "--broker"), (["stray"], "unexpected argument 'stray'"),
+            // A production fleet whose devices would share one certificate and one key.
+            (["fleet", "--devices", "2", "--config", Self.production], "write {id} in the path"),
         ] {
             let (code, output) = try await run(arguments)
             #expect(code == 64, "\(arguments): \(output)")

@@ -16,6 +16,25 @@ import Testing
         #expect(config.task.hash != nil && config.rounds.minParticipants >= 1)
     }
 
+    @Test("Configs/production/aggregator.yaml is production mode: TLS, keys, registry, a token off loopback")
+    func productionSample() throws {
+        let path = URL(fileURLWithPath: Self.sample).deletingLastPathComponent()
+            .appendingPathComponent("production/aggregator.yaml").path
+        let config = try ConfigLoader.load(path: path, environment: [:])
+        try config.validate()
+        #expect(!config.insecure && config.trust.signingKey != nil && config.trust.registry != nil)
+        #expect(config.http.tokenFile != nil && config.http.host != "127.0.0.1")
+        guard case .tls(let tls) = config.broker.transport else {
+            Issue.record("the production sample has no TLS")
+            return
+        }
+        #expect(tls.identity != nil)
+        // Without the token the non-loopback endpoint is refused.
+        var open = config
+        open.http.tokenFile = nil
+        #expect(throws: ConfigError.self) { try open.validate() }
+    }
+
     @Test("a misspelt key, at the top or nested, is refused by name instead of being ignored")
     func unknownKeys() throws {
         let yaml = try String(contentsOfFile: Self.sample, encoding: .utf8)

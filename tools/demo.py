@@ -2,12 +2,18 @@
 """The Tributary demo: a broker, an aggregator and one agent per device, running federated rounds on real
 sensor data, with a table of the rounds. Started by tools/demo (which installs and builds first).
 
-  tools/demo [--data seglearn|sim] [--devices N] [--rounds R] [--samples S] [--keep] [--json FILE]
+  tools/demo [--data seglearn|sim] [--devices N] [--rounds R] [--samples S] [--secure] [--keep] [--json FILE]
 
 seglearn: the seglearn smartwatch recordings (10 subjects doing 7 shoulder exercises), one device per subject,
 each agent reading its subject's recordings as fast as it can. sim: the firmware simulator's IMU devices at
 50 Hz over MQTT, labelled with their activity. Everything listens on loopback only and stops at the end
 (or on Ctrl-C). Standard library only.
+
+--secure runs the same rounds in production mode: `tributary provision` makes a fleet in the work directory (CA,
+broker certificate and configuration, one identity and signing key per device, the aggregator's keys, a
+publisher for the simulator, observers for the demo's own watchers), Mosquitto runs the fleet's configuration
+(mutual TLS only, certificate name = username = client id, the fleet's ACL), and every update, status and
+publication is signed and checked.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pwd
 import resource
 import shutil
 import signal
@@ -121,6 +128,35 @@ def seglearn_recordings(work: Path) -> dict[str, list[str]]:
     return subjects
 
 
+def provision(work: Path, port: int, devices: list[str], sim: bool) -> Path:
+    """A fleet for the demo, made by `tributary provision`: the broker on loopback at `port`, run as this user."""
+    fleet = work / "fleet"
+    tool = [str(BIN / "tributary"), "provision"]
+    user = pwd.getpwuid(os.geteuid()).pw_name
+
+    def step(*arguments: str) -> None:
+        subprocess.run(tool + list(arguments) + ["--dir", str(fleet)], check=True, stdout=subprocess.DEVNULL)
+
+    step("init", "--port", str(port), "--listen", "127.0.0.1", "--broker-user", user, "--name", "Tributary demo")
+    step("add-device", *devices)
+    step("add-observer", "demo-watch")
+    step("add-observer", "demo-models")
+    # One publisher per simulator process (a certificate is one MQTT identity, so one connection each).
+    if sim:
+        for first in range(0, len(devices), 250):
+            step("add-publisher", f"sim-{first + 1}", "--devices", ",".join(devices[first:first + 250]))
+    say(f"provisioned {len(devices)} devices, the aggregator and the broker in {fleet} (tributary provision)")
+    return fleet
+
+
+def publisher_options(fleet: Path | None, first: int) -> list[str]:
+    """tributary-sim's TLS identity in production: the publisher provisioned for its devices."""
+    if fleet is None:
+        return []
+    base = fleet / "clients" / f"sim-{first + 1}"
+    return ["--tls-ca", str(base / "ca.crt"), "--tls-cert", str(base / "tls.crt"), "--tls-key", str(base / "tls.key")]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", choices=["seglearn", "sim"], default="seglearn")
@@ -132,6 +168,11 @@ def main() -> int:
     ap.add_argument("--k", type=float, default=0.1, help="share of parameters per update")
     ap.add_argument("--downlink-k", type=float, default=DOWNLINK_K,
                     help="share of parameters per model delta to the devices (1: the dense model every round)")
+    ap.add_argument("--secure", action="store_true",
+                    help="production mode: a provisioned fleet, mutual TLS, signed updates and publications")
+    ap.add_argument("--tls-only", action="store_true",
+                    help="the provisioned fleet and mutual TLS, but nothing signed (insecure: true): for measuring "
+                         "what signatures cost (tributary-bench trust)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, state)")
     ap.add_argument("--json", metavar="FILE", help="also write the rounds and the summary as JSON")
     ap.add_argument("--fleet", action="store_true",
@@ -170,31 +211,61 @@ def run(args, work: Path, processes: Processes, stop: dict) -> int:
     # Many devices: their connections, and the broker's, need more open files than the usual 1024.
     resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
 
-    # The broker: the development configuration (loopback only) on a free port.
-    conf = (ROOT / "Configs/mosquitto/dev.conf").read_text()
-    conf = conf.replace("listener 1883 127.0.0.1", f"listener {broker_port} 127.0.0.1")
-    conf = conf.replace("persistence_location /tmp/tributary-mosquitto/", f"persistence_location {work}/mosquitto/")
-    (work / "mosquitto").mkdir()
-    # Started as root, mosquitto drops to its own user: let it reach and write its persistence folder.
-    if os.geteuid() == 0:
-        os.chmod(work, 0o755)
-        try:
-            shutil.chown(work / "mosquitto", user="mosquitto")
-        except (LookupError, OSError):
-            os.chmod(work / "mosquitto", 0o777)
-    (work / "mosquitto.conf").write_text(conf)
-    broker = processes.start("mosquitto", ["mosquitto", "-c", str(work / "mosquitto.conf")], work / "mosquitto.log")
+    if args.secure or args.tls_only:
+        fleet = provision(work, broker_port, devices, sim=args.data == "sim")
+        conf_path = fleet / "broker" / "mosquitto.conf"
+    else:
+        fleet = None
+        # The broker: the development configuration (loopback only) on a free port.
+        conf = (ROOT / "Configs/mosquitto/dev.conf").read_text()
+        conf = conf.replace("listener 1883 127.0.0.1", f"listener {broker_port} 127.0.0.1")
+        conf = conf.replace("persistence_location /tmp/tributary-mosquitto/", f"persistence_location {work}/mosquitto/")
+        (work / "mosquitto").mkdir()
+        # Started as root, mosquitto drops to its own user: let it reach and write its persistence folder.
+        if os.geteuid() == 0:
+            os.chmod(work, 0o755)
+            try:
+                shutil.chown(work / "mosquitto", user="mosquitto")
+            except (LookupError, OSError):
+                os.chmod(work / "mosquitto", 0o777)
+        conf_path = work / "mosquitto.conf"
+        conf_path.write_text(conf)
+    broker = processes.start("mosquitto", ["mosquitto", "-c", str(conf_path)], work / "mosquitto.log")
     for _ in range(100):
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", broker_port)) == 0:
                 break
         time.sleep(0.05)
-    say(f"mosquitto on 127.0.0.1:{broker_port}")
+    say(f"mosquitto on 127.0.0.1:{broker_port}" + (" (mutual TLS, the fleet's ACL)" if fleet else ""))
+
+    def connection(folder: str | None) -> dict:
+        """The broker (and trust) settings of a program: insecure, or a provisioned identity's."""
+        if fleet is None:
+            return {"insecure": True, "broker": {"host": "127.0.0.1", "port": broker_port}}
+        base = f"{fleet}/{folder}"
+        settings = {"broker": {"host": "127.0.0.1", "port": broker_port,
+                               "tls": {"ca_file": f"{base}/ca.crt", "cert_file": f"{base}/tls.crt",
+                                       "key_file": f"{base}/tls.key"}}}
+        if args.tls_only:
+            settings["insecure"] = True
+        elif folder == "clients/aggregator":
+            settings["trust"] = {"signing_key": f"{base}/signing.key", "registry": f"{fleet}/registry.json"}
+        else:
+            settings["trust"] = {"signing_key": f"{base}/signing.key",
+                                 "aggregator_key": f"{fleet}/clients/aggregator/signing.pub"}
+        return settings
+
+    def subscriber(observer: str) -> list[str]:
+        """mosquitto_sub's connection options, as a provisioned observer in production."""
+        options = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker_port)]
+        if fleet is not None:
+            base = f"{fleet}/clients/{observer}"
+            options += ["--cafile", f"{base}/ca.crt", "--cert", f"{base}/tls.crt", "--key", f"{base}/tls.key"]
+        return options
 
     # The aggregator: a softmax over 6 channels × 6 window features.
-    (work / "aggregator.yaml").write_text(f"""
-insecure: true
-broker: {{host: 127.0.0.1, port: {broker_port}}}
+    (work / "aggregator.yaml").write_text("\n".join(f"{key}: {json.dumps(value)}" for key, value in
+                                                     connection("clients/aggregator").items()) + f"""
 state_dir: {work}/aggregator
 http: {{host: 127.0.0.1, port: {http_port}}}
 task:
@@ -215,14 +286,14 @@ strategy: {{kind: {args.strategy}}}
 
     # Watch the metrics and statuses (JSON on one line each).
     watcher = subprocess.Popen(
-        ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker_port), "-F", "%t\t%p",
+        subscriber("demo-watch") + ["-F", "%t\t%p",
          "-t", "tributary/v1/fl/har/metrics", "-t", "tributary/v1/dev/+/status"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     os.set_blocking(watcher.stdout.fileno(), False)
     processes.children.append(("watcher", watcher))
     # The binary model and its deltas: only their lengths are wanted.
     model_watcher = subprocess.Popen(
-        ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker_port), "-F", "%t\t%l",
+        subscriber("demo-models") + ["-F", "%t\t%l",
          "-t", "tributary/v1/fl/har/model", "-t", "tributary/v1/fl/har/model/delta"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     os.set_blocking(model_watcher.stdout.fileno(), False)
@@ -240,7 +311,8 @@ strategy: {{kind: {args.strategy}}}
                       "recordings": files}
         else:
             source = {"kind": "mqtt", "stream": stream, "channels": channels}
-        config = {"device_id": "fleet", "insecure": True, "broker": {"host": "127.0.0.1", "port": broker_port}, "task": "har",
+        # Production: {id} in the credential paths gives every device its own identity and key.
+        config = {"device_id": "fleet", **connection("devices/{id}"), "task": "har",
                   "state_dir": f"{work}/agents", "source": source, "ring_frames": 1024, "buffer_windows": 400}
         (work / "fleet.yaml").write_text(json.dumps(config))
         # libmosquitto's select() loop limits a process to about 300 connections: 250 devices per process.
@@ -259,7 +331,7 @@ strategy: {{kind: {args.strategy}}}
                       "recordings": subjects[device]}
         else:
             source = {"kind": "mqtt", "stream": stream, "channels": channels}
-        config = {"device_id": device, "insecure": True, "broker": {"host": "127.0.0.1", "port": broker_port}, "task": "har",
+        config = {"device_id": device, **connection(f"devices/{device}"), "task": "har",
                   "state_dir": f"{work}/agent-{device}", "source": source}
         (work / f"agent-{device}.yaml").write_text(json.dumps(config))
         agents.append(processes.start(
@@ -270,7 +342,8 @@ strategy: {{kind: {args.strategy}}}
             processes.start(f"simulator {first + 1}",
                             [str(BIN / "tributary-sim"), "--broker", f"127.0.0.1:{broker_port}", "--devices",
                              str(min(250, len(devices) - first)), "--first-device", str(first + 1), "--rate", "50",
-                             "--labels", "--sensor", "imu"], work / f"simulator-{first + 1}.log")
+                             "--labels", "--sensor", "imu"] + publisher_options(fleet, first),
+                            work / f"simulator-{first + 1}.log")
     shown = devices if len(devices) <= 12 else devices[:3] + ["…"] + devices[-2:]
     say(f"{len(devices)} agents ({args.data}{', one process' if args.fleet else ''}): {', '.join(shown)}")
     print()

@@ -5,8 +5,9 @@ public import ServiceLifecycle
 public import SimulatorCore
 import Synchronization
 
-/// The running simulator: one MQTT connection per device, each device publishing its batches on its own
-/// schedule from a real clock. A `Service`: it stops cleanly on graceful shutdown (SIGTERM), disconnecting every
+/// The running simulator: one MQTT connection per device (or one for all: a broker that takes the client's
+/// certificate as its identity gives every connection of one certificate the same client id), each device
+/// publishing its batches on its own schedule from a real clock. A `Service`: it stops cleanly on graceful shutdown (SIGTERM), disconnecting every
 /// device (so the broker does not publish wills).
 public final class SimulatorFleet: Service, Sendable {
     /// Totals across the fleet.
@@ -30,11 +31,18 @@ public final class SimulatorFleet: Service, Sendable {
     let duration: Duration?
     let counters = Mutex(Totals())
 
-    /// Creates a fleet. With `duration`, it stops by itself after that long.
-    public init(profile: SimProfile, broker: BrokerSettings, duration: Duration? = nil, logger: Logger) {
+    let sharedConnection: Bool
+
+    /// Creates a fleet. With `duration`, it stops by itself after that long; with `sharedConnection`, every
+    /// device publishes over one connection (a provisioned publisher: one certificate, one MQTT identity).
+    public init(
+        profile: SimProfile, broker: BrokerSettings, duration: Duration? = nil, sharedConnection: Bool = false,
+        logger: Logger
+    ) {
         self.profile = profile
         self.broker = broker
         self.duration = duration
+        self.sharedConnection = sharedConnection
         self.logger = logger
     }
 
@@ -51,8 +59,8 @@ public final class SimulatorFleet: Service, Sendable {
                 "batch_frames": "\(profile.batchFrames)", "broker": "\(broker.address)",
             ])
         var clients: [MQTTClient] = []
-        for index in 0..<profile.devices {
-            let id = profile.deviceID(profile.firstDevice + index)
+        for index in 0..<(sharedConnection ? 1 : profile.devices) {
+            let id = sharedConnection ? "tributary-sim" : profile.deviceID(profile.firstDevice + index)
             // Each device is its own client: its id, unless the settings fix one (they cannot, for many).
             var perDevice = broker
             perDevice.clientID = nil
@@ -77,7 +85,7 @@ public final class SimulatorFleet: Service, Sendable {
                 ])
         }
         let deadline = duration.map { ContinuousClock.now + $0 }
-        let devices = clients
+        let devices = sharedConnection ? Array(repeating: clients[0], count: profile.devices) : clients
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 for (index, client) in devices.enumerated() {

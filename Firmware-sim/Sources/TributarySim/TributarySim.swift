@@ -14,8 +14,9 @@ struct TributarySim: AsyncParsableCommand {
         abstract: "Simulate a fleet of sensor devices publishing sensor frame batches over MQTT.",
         discussion: """
             Each device samples its sensor model at a fixed rate, fills a batch and publishes it on \
-            {prefix}/dev/{device}/sensor/{stream}, over its own MQTT connection. The same seed gives the same \
-            samples and faults. Profiles: Configs/sim/*.yaml. Stops on SIGINT/SIGTERM (or after --duration).
+            {prefix}/dev/{device}/sensor/{stream}, over its own MQTT connection, or over one for all with a \
+            client certificate (--tls-cert: a provisioned publisher, `tributary provision add-publisher`, is one \
+            MQTT identity) or --one-connection. The same seed gives the same samples and faults. Profiles: Configs/sim/*.yaml. Stops on SIGINT/SIGTERM (or after --duration).
             """
     )
 
@@ -46,6 +47,9 @@ struct TributarySim: AsyncParsableCommand {
     @Flag(help: "Append a label channel to every frame.")
     var labels = false
 
+    @Flag(help: "Publish every device's batches over one MQTT connection (implied by --tls-cert).")
+    var oneConnection = false
+
     func validate() throws {
         if let sensor, SensorKind(rawValue: sensor) == nil {
             throw ValidationError("unknown sensor '\(sensor)'")
@@ -73,9 +77,12 @@ struct TributarySim: AsyncParsableCommand {
         if labels { settings.labels = true }
         do { try settings.validate() } catch { throw ValidationError(error.description) }
         let logger = Logger(label: "tributary.sim")
+        let brokerSettings = try broker.settings(over: BrokerSettings())
+        var identified = false
+        if case .tls(let tls) = brokerSettings.transport, tls.identity != nil { identified = true }
         let fleet = SimulatorFleet(
-            profile: settings, broker: try broker.settings(over: BrokerSettings()),
-            duration: duration.map { .seconds($0) }, logger: logger)
+            profile: settings, broker: brokerSettings, duration: duration.map { .seconds($0) },
+            sharedConnection: oneConnection || identified, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: fleet, successTerminationBehavior: .gracefullyShutdownGroup)],

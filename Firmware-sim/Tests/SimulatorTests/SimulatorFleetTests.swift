@@ -8,8 +8,10 @@ import Testing
 import TributaryTestSupport
 
 @Suite(.serialized, .timeLimit(.minutes(2))) struct SimulatorFleetTests {
-    @Test("a fleet publishes each device's batches on its own topic, in sequence, exactly as the device generates them")
-    func fleetAgainstBroker() async throws {
+    @Test(
+        "a fleet publishes each device's batches on its own topic, in sequence, exactly as the device generates them, over a connection per device or one for all",
+        arguments: [false, true])
+    func fleetAgainstBroker(sharedConnection: Bool) async throws {
         try await withBroker { broker in
             var profile = SimProfile()
             profile.devices = 3
@@ -26,7 +28,7 @@ import TributaryTestSupport
             }
             let fleet = SimulatorFleet(
                 profile: profile, broker: BrokerSettings(host: broker.host, port: broker.port),
-                duration: .seconds(1.2), logger: Logger(label: "test.sim"))
+                duration: .seconds(1.2), sharedConnection: sharedConnection, logger: Logger(label: "test.sim"))
             try await fleet.run()
             #expect(await eventually { received.value.values.reduce(0) { $0 + $1.count } == fleet.totals.batches })
             let byDevice = received.value

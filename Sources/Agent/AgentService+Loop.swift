@@ -58,6 +58,9 @@ extension AgentService {
                     "\(config.prefix)/dev/\(core.device)/summary", payload: Array(summary.utf8), qos: .atMostOnce)
             }
         }
+        if connected && !loop.wasConnected && config.trimCodePages, let report = CodePages.trim(once: .connected) {
+            logger.debug("dropped \(report.bytes >> 10) KiB of the connection's code pages")
+        }
         loop.wasConnected = connected
         if let at = loop.trimAt, now >= at {
             loop.trimAt = nil

@@ -105,6 +105,9 @@ public final class AgentService: Sendable {
         configuration.maxInFlight = 256
         configuration.reconnect = MQTTReconnectPolicy(minDelay: .milliseconds(100), maxDelay: .seconds(5))
         let client = try MQTTClient(configuration: configuration, logger: logger)
+        if config.trimCodePages, let report = CodePages.trim(once: .beforeConnecting) {
+            logger.debug("dropped \(report.bytes >> 10) KiB of start-up code pages before connecting")
+        }
         // Keeps trying in the background: a device outlives its broker.
         client.start()
         // The full model is taken once (retained), and again only when the deltas cannot be followed.

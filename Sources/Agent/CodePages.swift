@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 import SystemSupport
 
 /// Keeps the agent's resident code to what it runs.
@@ -58,5 +59,23 @@ enum CodePages {
         }
         finish()
         return report
+    }
+
+    /// The early trims of a process, each done once (more agents of one `fleet` process do not repeat them).
+    enum Moment: Int, CaseIterable {
+        /// Before the first connection: what start-up touched (the dynamic loader's work, configuration, keys)
+        /// is dropped before the TLS handshake touches OpenSSL's code.
+        case beforeConnecting
+        /// Once connected: the handshake's code is dropped before the first windows and round touch theirs.
+        case connected
+    }
+
+    static let done = Mutex<Set<Int>>([])
+
+    /// Trims at `moment` the first time a process reaches it, so the code of start-up, of the TLS handshake and
+    /// of the work that follows is never resident all at once; nil if it was done already.
+    static func trim(once moment: Moment) -> Report? {
+        guard done.withLock({ $0.insert(moment.rawValue).inserted }) else { return nil }
+        return trim()
     }
 }

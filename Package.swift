@@ -213,7 +213,7 @@ let package = Package(
             dependencies: [
                 "MQTT", "Zstd", "StreamCore", "OnlineLearning", "UpdateCodec", "Recording", "Replay", "Simulator",
                 "SimulatorCore", "Federation", "AggregatorService", "LocalBroker", "TributaryMath", "BrokerConnection",
-                "CSVCodec",
+                "CSVCodec", "Trust",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -5,6 +5,7 @@ import LocalBroker
 import Logging
 import MQTT
 import Synchronization
+import Trust
 import UpdateCodec
 
 /// `tributary-bench aggregate`: updates accepted per second by the aggregator, end to end (MQTT → decode →
@@ -29,9 +30,12 @@ enum AggregateBenchmark {
         ).sealed()
     }
 
-    static func config(stateDir: String, port: Int) -> AggregatorConfig {
+    /// The aggregator's configuration: development mode, or production mode's checks with `trust` (its key and
+    /// the registry; the transport stays what the broker offers, so only the checks differ).
+    static func config(stateDir: String, port: Int, trust: AggregatorConfig.Trust? = nil) -> AggregatorConfig {
         var config = AggregatorConfig(task: spec)
-        config.insecure = true
+        config.insecure = trust == nil
+        if let trust { config.trust = trust }
         config.stateDir = stateDir
         config.http.port = 0
         config.broker.port = port
@@ -41,8 +45,9 @@ enum AggregateBenchmark {
         return config
     }
 
-    /// One update per device for round 1 of a fresh aggregator (whose initial model is known from the seed).
-    static func payloads() throws -> [(topic: String, bytes: [UInt8])] {
+    /// One update per device for round 1 of a fresh aggregator (whose initial model is known from the seed),
+    /// signed with the device's key when `signers` are given (one per device).
+    static func payloads(signers: [SigningKey]? = nil) throws -> [(topic: String, bytes: [UInt8])] {
         let spec = spec
         let initial = spec.model.network.initialParameters(seed: spec.model.initSeed)
         let base = ModelHash.of(initial)
@@ -57,7 +62,9 @@ enum AggregateBenchmark {
             let header = UpdateHeader(
                 type: .update, task: spec.task, round: 1, device: "dev\(d)", sampleWeight: 100, dimension: n,
                 baseModelHash: base)
-            result.append(("tributary/v1/fl/\(spec.task)/update/dev\(d)", try encoder.encode(header, compressed)))
+            let encoded = try encoder.encode(header, compressed)
+            let bytes = signers.map { SignedMessage.sign(encoded, with: $0[d]) } ?? encoded
+            result.append(("tributary/v1/fl/\(spec.task)/update/dev\(d)", bytes))
         }
         return result
     }
@@ -166,8 +173,9 @@ enum AggregateBenchmark {
     }
 
     /// A real aggregator service; the clock runs from the first publish to the last accepted acknowledgement.
-    static func endToEnd(_ messages: [(topic: String, bytes: [UInt8])], broker: MosquittoBroker) async throws -> Double
-    {
+    static func endToEnd(
+        _ messages: [(topic: String, bytes: [UInt8])], broker: MosquittoBroker, trust: AggregatorConfig.Trust? = nil
+    ) async throws -> Double {
         let state = FileManager.default.temporaryDirectory.appendingPathComponent(
             "tributary-bench-agg-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: state) }
@@ -180,7 +188,8 @@ enum AggregateBenchmark {
             try await cleaner.publishConfirmed("tributary/v1/fl/bench/\(topic)", payload: [], retain: true)
         }
         await cleaner.disconnect()
-        let service = AggregatorService(config: config(stateDir: state.path, port: broker.port), logger: logger)
+        let service = AggregatorService(
+            config: config(stateDir: state.path, port: broker.port, trust: trust), logger: logger)
         let task = Task { try await service.run() }
         let watcher = try MQTTClient(configuration: broker.clientConfiguration("bench-acks"))
         try await watcher.connect()
@@ -189,10 +198,14 @@ enum AggregateBenchmark {
         let done = Mutex<ContinuousClock.Instant?>(nil)
         let total = messages.count
         try await watcher.subscribe("tributary/v1/fl/bench/round", qos: .atLeastOnce) { _, payload in
-            if (try? RoundAnnouncement.decode(Array(payload)))?.round == 1 { announced.store(true, ordering: .relaxed) }
+            if (try? RoundAnnouncement.decode(SignedJSON.open(Array(payload)).body))?.round == 1 {
+                announced.store(true, ordering: .relaxed)
+            }
         }
         try await watcher.subscribe("tributary/v1/fl/bench/ack/+", qos: .atLeastOnce) { _, payload in
-            guard let ack = try? UpdateAck.decode(Array(payload)), ack.status == .accepted else { return }
+            guard let ack = try? UpdateAck.decode(SignedJSON.open(Array(payload)).body), ack.status == .accepted else {
+                return
+            }
             if acked.add(1, ordering: .relaxed).newValue == total { done.withLock { $0 = .now } }
         }
         guard await eventually(timeout: .seconds(30), { announced.load(ordering: .relaxed) }) else {
@@ -224,22 +237,32 @@ enum AggregateBenchmark {
     static let lastAckRate = Mutex(0.0)
 
     /// The core without MQTT: receive every update, commit once per 256 (as the service batches), aggregate.
-    static func direct(_ messages: [(topic: String, bytes: [UInt8])]) throws -> Double {
+    static func direct(_ messages: [(topic: String, bytes: [UInt8])], trust: AggregatorConfig.Trust? = nil) throws
+        -> Double
+    {
         let state = FileManager.default.temporaryDirectory.appendingPathComponent(
             "tributary-bench-core-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: state) }
         var logger = Logger(label: "bench.core")
         logger.logLevel = ProcessInfo.processInfo.environment["TRIBUTARY_BENCH_DETAIL"] != nil ? .debug : .error
         let core = try AggregatorCore(
-            config: config(stateDir: state.path, port: 1), metrics: AggregatorMetrics(), logger: logger)
+            config: config(stateDir: state.path, port: 1, trust: trust), metrics: AggregatorMetrics(), logger: logger)
         _ = try core.start(now: 0)
         var accepted = 0
         var receiving = 0.0
         var committing = 0.0
         let time = try measure {
+            var checks: [SignatureCheck?] = []
             for (i, message) in messages.enumerated() {
                 receiving += measure {
-                    message.bytes.withUnsafeBytes { core.receive(update: $0, topic: message.topic, now: 1) }
+                    // As the service does: a batch's signatures are checked ahead, on every core.
+                    if i % 256 == 0 {
+                        checks = core.checkSignatures(
+                            messages[i..<min(i + 256, messages.count)].map { ($0.topic, $0.bytes) })
+                    }
+                    message.bytes.withUnsafeBytes {
+                        core.receive(update: $0, topic: message.topic, now: 1, checked: checks[i % 256])
+                    }
                 }
                 if i % 256 == 255 || i == messages.count - 1 {
                     let t = try measure {

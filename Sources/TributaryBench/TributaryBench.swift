@@ -5,7 +5,7 @@ import Logging
 /// `tributary-bench CASE [--json]`: Tributary's benchmarks, each against its peers in the same run.
 @main
 struct TributaryBench: AsyncParsableCommand {
-    static let cases = ["mqtt", "ring", "summaries", "sketch", "learn", "codec", "replay", "aggregate"]
+    static let cases = ["mqtt", "ring", "summaries", "sketch", "learn", "codec", "replay", "aggregate", "trust"]
 
     static let configuration = CommandConfiguration(
         commandName: "tributary-bench",
@@ -66,6 +66,7 @@ struct TributaryBench: AsyncParsableCommand {
             case "codec": try CodecBenchmark.run(runs: runs, quick: quick, only: only, report: report)
             case "replay": try await ReplayBenchmark.run(runs: runs, quick: quick, only: only, report: report)
             case "aggregate": try await AggregateBenchmark.run(runs: runs, quick: quick, report: report)
+            case "trust": try await TrustBenchmark.run(runs: runs, quick: quick, only: only, report: report)
             default: break
             }
         }

@@ -22,6 +22,12 @@ public struct AggregatorConfig: Codable, Sendable, Hashable {
         public var signingKey: String?
         /// The fleet's registry file (`registry.json`): enrolled devices, their public keys and status.
         public var registry: String?
+
+        /// Keys at these paths (none by default).
+        public init(signingKey: String? = nil, registry: String? = nil) {
+            self.signingKey = signingKey
+            self.registry = registry
+        }
     }
 
     /// How rounds run.

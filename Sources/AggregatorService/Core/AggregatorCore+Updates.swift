@@ -6,13 +6,15 @@ import UpdateCodec
 extension AggregatorCore {
     /// Decodes and checks an update message against the task: a topic naming a valid device, the size limit,
     /// the codec's checks, the type, and the device in the header matching the topic.
-    func validate(_ payload: UnsafeRawBufferPointer, topic: String) -> Validation {
+    func validate(_ payload: UnsafeRawBufferPointer, topic: String, checked: SignatureCheck? = nil) -> Validation {
         guard let device = topics.device(inUpdateTopic: topic), Topics.isValidID(device) else { return .badTopic }
         guard payload.count <= config.limits.maxUpdateBytes else {
             return .rejected(device: device, round: UpdateDecoder.claimedRound(payload) ?? 0, reason: "too_large")
         }
         // Production: the sender is enrolled and signed the message, checked before anything of it is decoded.
-        if let trust, let refusal = trust.check(update: payload, device: device) {
+        if let trust,
+            let refusal = checked?.device == device ? checked?.refusal : trust.check(update: payload, device: device)
+        {
             logger.info("rejected an update from \(device): \(refusal.rawValue)")
             return .rejected(device: device, round: UpdateDecoder.claimedRound(payload) ?? 0, reason: refusal.rawValue)
         }
@@ -59,12 +61,15 @@ extension AggregatorCore {
         reject(device: device, round: UpdateDecoder.claimedRound(prefix) ?? 0, reason: "too_large", now: now)
     }
 
-    /// Validates and stages one update message (acknowledged by the next ``commit(now:)``).
-    public func receive(update payload: UnsafeRawBufferPointer, topic: String, now: Int64) {
+    /// Validates and stages one update message (acknowledged by the next ``commit(now:)``). `checked` is its
+    /// entry from ``checkSignatures(_:)``, if the batch was checked ahead.
+    public func receive(
+        update payload: UnsafeRawBufferPointer, topic: String, now: Int64, checked: SignatureCheck? = nil
+    ) {
         metrics.bytesIn.increment(by: payload.count)
         let device: String
         let decoded: DecodedUpdate
-        switch validate(payload, topic: topic) {
+        switch validate(payload, topic: topic, checked: checked) {
         case .badTopic:
             metrics.rejected("bad_topic")
             logger.warning("update on unexpected topic \(topic)")

@@ -226,10 +226,26 @@ public final class AggregatorCore {
         return sealed(out)
     }
 
-    /// Messages as they go out: signed in production.
+    /// Messages as they go out: signed in production (a batch's acknowledgements on every core).
     func sealed(_ messages: [Outgoing]) -> [Outgoing] {
         guard let trust else { return messages }
-        return messages.map(trust.sign)
+        return Parallel.map(messages) { trust.sign($0) }
+    }
+
+    /// Production: the registry and signature checks of a batch of updates, on every core (they are the costly
+    /// part of an update, and independent), for ``receive(update:topic:now:checked:)``. An entry is nil where
+    /// the check is left to `receive` (development mode, a topic without a valid device, an oversized payload).
+    public func checkSignatures(_ updates: [(topic: String, payload: [UInt8])]) -> [SignatureCheck?] {
+        guard let trust else { return Array(repeating: nil, count: updates.count) }
+        let topics = topics
+        let limit = config.limits.maxUpdateBytes
+        return Parallel.map(updates) { update in
+            guard let device = topics.device(inUpdateTopic: update.topic), Topics.isValidID(device),
+                update.payload.count <= limit
+            else { return nil }
+            return SignatureCheck(
+                device: device, refusal: update.payload.withUnsafeBytes { trust.check(update: $0, device: device) })
+        }
     }
 
     /// The signed body of a message from another aggregator of the federation (nil, logged, when it does not

@@ -149,10 +149,15 @@ public final class AggregatorService: Service, Sendable {
 
     /// Hands each message to the core (a shard's round announcement may publish at once).
     func receive(_ items: [Item], core: AggregatorCore, client: MQTTClient, now: Int64) async throws {
+        // Production: the batch's signatures are checked first, on every core.
+        var updates: [(topic: String, payload: [UInt8])] = []
+        for case .message(.update, let topic, let payload) in items { updates.append((topic, payload)) }
+        var checks = core.checkSignatures(updates)[...]
         for item in items {
             switch item {
             case .message(.update, let topic, let payload):
-                payload.withUnsafeBytes { core.receive(update: $0, topic: topic, now: now) }
+                let checked = checks.popFirst() ?? nil
+                payload.withUnsafeBytes { core.receive(update: $0, topic: topic, now: now, checked: checked) }
             case .message(.status, let topic, let payload):
                 _ = core.receive(status: payload, topic: topic, now: now)
             case .message(.partial, let topic, let payload):

@@ -172,3 +172,12 @@ public final class AggregatorTrust: Sendable {
         return signed
     }
 }
+
+/// The outcome of an update's registry and signature check made ahead of its decoding
+/// (``AggregatorCore/checkSignatures(_:)``).
+public struct SignatureCheck: Sendable, Hashable {
+    /// The topic's device, the check was made for.
+    public var device: String
+    /// Why it is refused; nil: enrolled, active, and its signature verifies.
+    public var refusal: AggregatorTrust.Refusal?
+}

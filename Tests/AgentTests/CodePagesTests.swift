@@ -1,5 +1,6 @@
-@testable import Agent
 import Testing
+
+@testable import Agent
 
 @Suite struct CodePagesTests {
     @Test("a trim drops resident read-only file pages and the process keeps running code; each early trim runs once")

@@ -171,6 +171,42 @@ import UpdateCodec
         #expect(metrics.accepted == ["a", "b"] && metrics.status == .aggregated)
     }
 
+    @Test("a batch checked ahead on every core gets the answers each update gets checked alone, in order")
+    func batchCheckedAhead() throws {
+        let enrolled = (0..<30).map { "d\($0)" }
+        let rig = try Rig(enrolled: enrolled, minParticipants: 100)
+        for device in enrolled { rig.status(device, signedBy: nil, now: 0) }
+        let base = try announcement(try rig.core.start(now: 0)).modelHash.value
+        let mallory = try SigningKey.generate()
+        var batch: [(topic: String, payload: [UInt8])] = []
+        var expected: [AggregatorTrust.Refusal?] = []
+        for (i, device) in enrolled.enumerated() {
+            let key: SigningKey?? = i % 3 == 0 ? .none : i % 3 == 1 ? .some(mallory) : .some(nil)
+            batch.append(
+                ("tributary/v1/fl/t1/update/\(device)", rig.update(device, round: 1, base: base, signedBy: key)))
+            expected.append(i % 3 == 0 ? nil : i % 3 == 1 ? .badSignature : .unsigned)
+        }
+        for i in 0..<10 {
+            let message = updateMessage(
+                round: 1, device: "u\(i)", weight: 4, indices: [1], values: [0.5], dimension: 8, base: base)
+            batch.append(("tributary/v1/fl/t1/update/u\(i)", SignedMessage.sign(message, with: mallory)))
+            expected.append(.unknownDevice)
+        }
+        let checks = rig.core.checkSignatures(batch)
+        #expect(checks.map { $0?.refusal } == expected)
+        #expect(checks.map { $0?.device } == batch.map { String($0.topic.split(separator: "/").last!) })
+        // A check made for another device is not taken for this one's: d2's unsigned update is still refused.
+        let stale = SignatureCheck(device: "d0", refusal: nil)
+        for (i, message) in batch.enumerated() {
+            message.payload.withUnsafeBytes {
+                rig.core.receive(update: $0, topic: message.topic, now: 1, checked: i == 2 ? stale : checks[i])
+            }
+        }
+        let answers = acks(try rig.core.commit(now: 2))
+        #expect(answers.map { $0.reason } == expected.map { $0?.rawValue })
+        #expect(answers.map { $0.status == .accepted } == expected.map { $0 == nil })
+    }
+
     @Test("an accepted update replayed into the next round is refused by the round check and changes nothing")
     func replayIntoLaterRound() throws {
         let rig = try Rig(enrolled: ["a", "b"])

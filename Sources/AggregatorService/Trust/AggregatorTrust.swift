@@ -180,4 +180,10 @@ public struct SignatureCheck: Sendable, Hashable {
     public var device: String
     /// Why it is refused; nil: enrolled, active, and its signature verifies.
     public var refusal: AggregatorTrust.Refusal?
+
+    /// An outcome.
+    public init(device: String, refusal: AggregatorTrust.Refusal?) {
+        self.device = device
+        self.refusal = refusal
+    }
 }

@@ -57,6 +57,11 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
         .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        .systemLibrary(
             name: "CZstd",
             pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]
@@ -66,6 +71,7 @@ let package = Package(
         .target(name: "Zstd", dependencies: ["CZstd"], swiftSettings: strict),
         // Keys, signatures and certificates (OpenSSL's libcrypto, which libmosquitto loads anyway).
         .target(name: "Trust", dependencies: ["CCrypto", "TributaryWire"], swiftSettings: strict),
+        .target(name: "Sodium", dependencies: ["CSodium", "TributaryWire"], swiftSettings: strict),
         .target(
             name: "MQTT",
             dependencies: ["CMosquitto", .product(name: "Logging", package: "swift-log")],
@@ -115,7 +121,7 @@ let package = Package(
                 "Configuration", "SystemSupport", "BrokerConnection", "Federation", "UpdateCodec", "OnlineLearning",
                 "MQTT", "Recording", "SensorFrames",
                 "StreamCore",
-                "Documents", "Trust", "TributaryWire",
+                "Documents", "Trust", "Sodium", "TributaryWire",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -213,7 +219,7 @@ let package = Package(
             dependencies: [
                 "MQTT", "Zstd", "StreamCore", "OnlineLearning", "UpdateCodec", "Recording", "Replay", "Simulator",
                 "SimulatorCore", "Federation", "AggregatorService", "LocalBroker", "TributaryMath", "BrokerConnection",
-                "CSVCodec", "Trust",
+                "CSVCodec", "Trust", "Sodium", "TributaryWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -236,7 +242,8 @@ let package = Package(
         .testTarget(
             name: "TrustTests",
             dependencies: [
-                "Trust", "TributaryWire", "UpdateCodec", "Federation", "Provisioning", "TributaryTestSupport",
+                "Trust", "Sodium", "TributaryWire", "UpdateCodec", "Federation", "Provisioning",
+                "TributaryTestSupport",
             ],
             swiftSettings: strict),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd", "TributaryMath"], swiftSettings: strict),

@@ -2,11 +2,13 @@ import AggregatorService
 import Federation
 import Foundation
 import LocalBroker
+import Sodium
+import TributaryWire
 import Trust
 import UpdateCodec
 
 /// `tributary-bench trust`: what production mode costs. Ed25519 signing and verification per update (OpenSSL's
-/// libcrypto), the bytes a signature adds, the aggregator's throughput with its checks (registry look-up and
+/// libcrypto, as the agent signs; libsodium, as the aggregator checks and signs), the bytes a signature adds, the aggregator's throughput with its checks (registry look-up and
 /// signature before decoding, every acknowledgement signed) against development mode on the same workload, and
 /// the agents' peak memory and wire bytes in the demo with mutual TLS and signatures against without. Beside
 /// them, Flower's SuperNode authentication (TLS, then TLS with node keys) on the same task.
@@ -14,11 +16,14 @@ enum TrustBenchmark {
     /// A fleet for the workload: a key per device, the aggregator's key and the registry, in a folder.
     struct Fleet {
         let devices: [SigningKey]
+        /// The same keys in libsodium (as the aggregator holds its own).
+        let fastDevices: [SodiumSigningKey]
         let folder: URL
         let trust: AggregatorConfig.Trust
 
         init(devices count: Int) throws {
             devices = try (0..<count).map { _ in try SigningKey.generate() }
+            fastDevices = try devices.map { try SodiumSigningKey(seed: try $0.seed()) }
             folder = FileManager.default.temporaryDirectory.appendingPathComponent(
                 "tributary-bench-trust-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -55,12 +60,20 @@ enum TrustBenchmark {
                 let size = messages.reduce(0) { $0 + $1.count } / messages.count
                 var signing: [Double] = []
                 var verifying: [Double] = []
+                var fastSigning: [Double] = []
+                var fastVerifying: [Double] = []
                 for _ in 1...runs {
-                    let (sign, verify) = signAndVerify(messages, keys: fleet.devices)
+                    let (sign, verify) = signAndVerify(
+                        messages, signers: fleet.devices, verifiers: fleet.devices.map(\.verifyingKey))
                     signing.append(sign)
                     verifying.append(verify)
+                    let (fastSign, fastVerify) = signAndVerify(
+                        messages, signers: fleet.fastDevices,
+                        verifiers: try fleet.fastDevices.map { try SodiumVerifyingKey(raw: $0.publicKey) })
+                    fastSigning.append(fastSign)
+                    fastVerifying.append(fastVerify)
                 }
-                let name = "Ed25519 (OpenSSL libcrypto) per \(label), \(size) bytes"
+                let name = "Ed25519 per \(label), \(size) bytes"
                 report.add(
                     BenchRow(
                         case: "trust", name: name + ": sign", impl: "tributary", samples: signing, unit: "µs",
@@ -68,6 +81,15 @@ enum TrustBenchmark {
                 report.add(
                     BenchRow(
                         case: "trust", name: name + ": verify", impl: "tributary", samples: verifying, unit: "µs",
+                        higherIsBetter: false))
+                let aggregator = "tributary aggregator (libsodium)"
+                report.add(
+                    BenchRow(
+                        case: "trust", name: name + ": sign", impl: aggregator, samples: fastSigning, unit: "µs",
+                        higherIsBetter: false))
+                report.add(
+                    BenchRow(
+                        case: "trust", name: name + ": verify", impl: aggregator, samples: fastVerifying, unit: "µs",
                         higherIsBetter: false))
                 try libraries(name: name, size: size, runs: runs, report: report)
             }
@@ -119,13 +141,14 @@ enum TrustBenchmark {
     }
 
     /// Microseconds per message to sign (each with its device's key) and to verify.
-    static func signAndVerify(_ messages: [[UInt8]], keys: [SigningKey]) -> (sign: Double, verify: Double) {
+    static func signAndVerify(
+        _ messages: [[UInt8]], signers keys: [some MessageSigner], verifiers: [some MessageVerifier]
+    ) -> (sign: Double, verify: Double) {
         var out: [[UInt8]] = []
         out.reserveCapacity(messages.count)
         let sign = measure {
             for (i, message) in messages.enumerated() { out.append(SignedMessage.sign(message, with: keys[i])) }
         }
-        let verifiers = keys.map(\.verifyingKey)
         var valid = 0
         let verify = measure {
             for (i, message) in out.enumerated() {

@@ -44,6 +44,15 @@ public final class SigningKey: MessageSigner, @unchecked Sendable {
         try OpenSSL.written("writing the private key") { PEM_write_bio_PrivateKey($0, key, nil, nil, 0, nil, nil) }
     }
 
+    /// The 32-byte RFC 8032 seed: the secret itself (for another library's copy of the key; handle it as the
+    /// key file is handled).
+    public func seed() throws(TrustError) -> [UInt8] {
+        var raw = [UInt8](repeating: 0, count: 32)
+        var count = 32
+        try OpenSSL.check("reading an Ed25519 private key") { EVP_PKEY_get_raw_private_key(key, &raw, &count) }
+        return raw
+    }
+
     /// The public half.
     public var verifyingKey: VerifyingKey {
         var raw = [UInt8](repeating: 0, count: 32)

@@ -1,6 +1,7 @@
 import Federation
 import Foundation
 public import Logging
+import Sodium
 import Synchronization
 import SystemSupport
 import TributaryWire
@@ -14,12 +15,14 @@ import UpdateCodec
 public final class AggregatorTrust: Sendable {
     /// What the registry holds for one device.
     struct Entry: Sendable {
-        var key: VerifyingKey
+        var key: SodiumVerifyingKey
         var revoked: Bool
     }
 
     /// The aggregator's key.
     public let signer: SigningKey
+    /// The same key in libsodium, which signs the acknowledgements and the rest in half of libcrypto's time.
+    let fastSigner: SodiumSigningKey
     let registryPath: String
     let store: StateStore
     let logger: Logger
@@ -36,6 +39,9 @@ public final class AggregatorTrust: Sendable {
         }
         do { signer = try SigningKey(pem: pem) } catch {
             throw TrustError(.invalidKey, "trust.signing_key \(signingKey): \(error.message)")
+        }
+        do { fastSigner = try SodiumSigningKey(seed: try signer.seed()) } catch {
+            throw TrustError(.invalidKey, "trust.signing_key \(signingKey): \(error)")
         }
         registryPath = registry
         self.store = store
@@ -109,14 +115,14 @@ public final class AggregatorTrust: Sendable {
     func install(_ devices: [FleetRegistry.Device]) {
         var fresh: [String: Entry] = [:]
         for device in devices {
-            guard let key = try? VerifyingKey(hex: device.publicKey) else { continue }
+            guard let raw = Hex.decode(device.publicKey), let key = try? SodiumVerifyingKey(raw: raw) else { continue }
             fresh[device.id] = Entry(key: key, revoked: device.status == .revoked)
         }
         table.withLock { $0 = fresh }
     }
 
     /// The key of an enrolled device, or the reason it has none.
-    func key(of device: String) -> Result<VerifyingKey, Refusal> {
+    func key(of device: String) -> Result<SodiumVerifyingKey, Refusal> {
         guard let entry = table.withLock({ $0[device] }) else { return .failure(.unknownDevice) }
         return entry.revoked ? .failure(.revoked) : .success(entry.key)
     }
@@ -168,7 +174,8 @@ public final class AggregatorTrust: Sendable {
         var signed = message
         signed.payload =
             message.payload.first == UInt8(ascii: "{")
-            ? SignedJSON.seal(message.payload, with: signer) : SignedMessage.sign(message.payload, with: signer)
+            ? SignedJSON.seal(message.payload, with: fastSigner)
+            : SignedMessage.sign(message.payload, with: fastSigner)
         return signed
     }
 }

@@ -8,10 +8,10 @@ import Trust
 import UpdateCodec
 
 /// `tributary-bench trust`: what production mode costs. Ed25519 signing and verification per update (OpenSSL's
-/// libcrypto, as the agent signs; libsodium, as the aggregator checks and signs), the bytes a signature adds, the aggregator's throughput with its checks (registry look-up and
-/// signature before decoding, every acknowledgement signed) against development mode on the same workload, and
-/// the agents' peak memory and wire bytes in the demo with mutual TLS and signatures against without. Beside
-/// them, Flower's SuperNode authentication (TLS, then TLS with node keys) on the same task.
+/// libcrypto, as the agent signs; libsodium, as the aggregator checks and signs), the bytes a signature adds, the
+/// aggregator's throughput with its checks (registry look-up and signature before decoding, every acknowledgement
+/// signed) against development mode on the same workload, and the agents' peak memory and wire bytes in the demo
+/// with mutual TLS and signatures against without. Beside them, Flower's SuperNode authentication on the same task.
 enum TrustBenchmark {
     /// A fleet for the workload: a key per device, the aggregator's key and the registry, in a folder.
     struct Fleet {

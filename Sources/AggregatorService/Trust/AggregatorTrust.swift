@@ -21,7 +21,7 @@ public final class AggregatorTrust: Sendable {
 
     /// The aggregator's key.
     public let signer: SigningKey
-    /// The same key in libsodium, which signs the acknowledgements and the rest in half of libcrypto's time.
+    /// The same key in libsodium, which signs the acknowledgements and the rest in 70 % of libcrypto's time.
     let fastSigner: SodiumSigningKey
     let registryPath: String
     let store: StateStore

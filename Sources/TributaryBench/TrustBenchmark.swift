@@ -111,20 +111,25 @@ enum TrustBenchmark {
     }
 
     /// The same signatures in C with libcrypto and with libsodium (`tools/bench/peers/sign_footprint.c`), in a
-    /// process with libmosquitto and a TLS context, as an agent has: time, and what each adds to peak memory.
+    /// process with libmosquitto and a TLS context, as an agent has, and with swift-crypto in a Swift program: time,
+    /// and what each adds to peak memory.
     static func libraries(name: String, size: Int, runs: Int, report: BenchReport) throws {
         let peer = try PeerPrograms.executable(
             "sign_footprint", libraries: ["-lmosquitto", "-lssl", "-lcrypto", "-ldl"])
-        for library in ["libcrypto", "libsodium"] {
+        let swiftCrypto = try swiftCryptoPeer()
+        for library in ["libcrypto", "libsodium", "swift-crypto"] {
             var fields: [[String: Double]] = []
             for _ in 1...runs {
-                let result = try PeerPrograms.run(peer, [library, "1000", "\(size)"])
+                let result =
+                    library == "swift-crypto"
+                    ? try PeerPrograms.run(swiftCrypto, ["1000", "\(size)"])
+                    : try PeerPrograms.run(peer, [library, "1000", "\(size)"])
                 guard result.status == 0 else {
                     throw PeerPrograms.Failure(description: "sign_footprint \(library) failed (\(result.status))")
                 }
                 fields.append(PeerPrograms.fields(result.output))
             }
-            let impl = "\(library) in C"
+            let impl = library == "swift-crypto" ? "swift-crypto (BoringSSL) in Swift" : "\(library) in C"
             report.add(
                 BenchRow(
                     case: "trust", name: name + ": sign", impl: impl, samples: fields.map { $0["sign_us"] ?? 0 },
@@ -135,9 +140,23 @@ enum TrustBenchmark {
                     unit: "µs", higherIsBetter: false))
             report.add(
                 BenchRow(
-                    case: "trust", name: "peak memory that signing adds beside libmosquitto and TLS", impl: impl,
+                    case: "trust", name: "peak memory that signing adds to its process (the C one has libmosquitto and TLS loaded)", impl: impl,
                     samples: fields.map { ($0["added_kib"] ?? 0) / 1024 }, unit: "MiB", higherIsBetter: false))
         }
+    }
+
+    /// The swift-crypto peer (`tools/bench/peers/swift-crypto-footprint`, its own package), built on first use.
+    static func swiftCryptoPeer() throws -> String {
+        let package = Repository.root.appendingPathComponent("tools/bench/peers/swift-crypto-footprint")
+        let binary = package.appendingPathComponent(".build/release/SwiftCryptoFootprint").path
+        if !FileManager.default.isExecutableFile(atPath: binary) {
+            progress("building the swift-crypto peer (a minute or two, once)")
+            guard
+                try runQuietly("/usr/bin/env", ["swift", "build", "-c", "release", "--package-path", package.path])
+                    == 0
+            else { throw PeerPrograms.Failure(description: "building \(package.path) failed") }
+        }
+        return binary
     }
 
     /// Microseconds per message to sign (each with its device's key) and to verify.

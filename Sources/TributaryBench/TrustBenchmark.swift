@@ -140,7 +140,9 @@ enum TrustBenchmark {
                     unit: "µs", higherIsBetter: false))
             report.add(
                 BenchRow(
-                    case: "trust", name: "peak memory that signing adds to its process (the C one has libmosquitto and TLS loaded)", impl: impl,
+                    case: "trust",
+                    name: "peak memory that signing adds to its process (the C one has libmosquitto and TLS loaded)",
+                    impl: impl,
                     samples: fields.map { ($0["added_kib"] ?? 0) / 1024 }, unit: "MiB", higherIsBetter: false))
         }
     }

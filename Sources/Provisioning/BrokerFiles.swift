@@ -58,7 +58,11 @@ enum BrokerFiles {
             \(header)
             # Every device (username = its certificate's common name = its id): its own sensor, status and summary
             # topics, its own updates; it reads what the aggregator publishes for all and its own acknowledgements.
-            pattern readwrite \(p)/dev/%u/#
+            # Only the topics a device writes (no other subtopic of its own to fill with retained messages).
+            pattern read \(p)/dev/%u/#
+            pattern write \(p)/dev/%u/status
+            pattern write \(p)/dev/%u/summary
+            pattern write \(p)/dev/%u/sensor/+
             pattern write \(p)/fl/+/update/%u
             pattern read \(p)/fl/+/spec
             pattern read \(p)/fl/+/round

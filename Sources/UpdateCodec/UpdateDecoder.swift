@@ -91,6 +91,10 @@ public struct UpdateDecoder: ~Copyable {
                 guard previous.map({ id > $0 }) ?? true else { throw WireError(.unsorted, "metric ids must increase") }
                 let value = try r.readFloat("metric value")
                 guard value.isFinite else { throw WireError(.nonFinite, "metric \(id) is not finite") }
+                // An accuracy is a share: one outside [0, 1] would skew the round's reported mean.
+                guard id != UpdateFormat.Metric.holdoutAccuracy || (0...1).contains(value) else {
+                    throw WireError(.valueOutOfRange, "hold-out accuracy \(value) is outside [0, 1]")
+                }
                 metrics[id] = value
                 previous = id
             }

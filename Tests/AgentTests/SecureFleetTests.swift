@@ -157,12 +157,13 @@ import UpdateCodec
                 configuration: try anonymous.mqttConfiguration(clientID: "stranger", cleanSession: true))
             await #expect(throws: MQTTError.self) { try await stranger.connect() }
 
-            // mallory asks for d1's client id and writes d1's topics and the aggregator's; then a marker on its own.
+            // mallory asks for d1's client id and writes d1's topics, the aggregator's and a subtopic of its own that
+            // no device writes (where retained messages could pile up); then a marker on its status.
             let mallory = try await connect(fleet, device: "mallory", clientID: "agent-d1")
             let forged = Array("forged by mallory".utf8)
             for topic in [
                 topics.update("d1"), topics.deviceStatus("d1"), topics.spec, topics.round, topics.model, topics.metrics,
-                topics.ack("d1"), topics.modelDelta,
+                topics.ack("d1"), topics.modelDelta, "tributary/v1/dev/mallory/junk",
             ] {
                 try await mallory.publishConfirmed(topic, payload: forged, qos: .atLeastOnce)
             }
@@ -173,7 +174,7 @@ import UpdateCodec
             )
             for topic in [
                 topics.update("d1"), topics.deviceStatus("d1"), topics.spec, topics.round, topics.model, topics.metrics,
-                topics.ack("d1"), topics.modelDelta,
+                topics.ack("d1"), topics.modelDelta, "tributary/v1/dev/mallory/junk",
             ] {
                 #expect(!auditor.raw(topic).contains(forged), "mallory wrote \(topic)")
             }
@@ -345,8 +346,10 @@ import UpdateCodec
         setup.minParticipants = 3
         setup.rounds = 2
         setup.roundSeconds = 60
-        // Bounds loosened as far as they go, and a server step of 10: one legal update of 1e38 overflows float32.
-        setup.strategy = "{kind: fedavg, server_learning_rate: 10, clip_norm: null, max_abs_value: 1.0e38}"
+        // Bounds loosened as far as they go, and a server step of 10: one legal update of 3e38, weighing what the
+        // round asked for, overflows float32 (3e38 · 10 / 3 participants).
+        setup.strategy =
+            "{kind: fedavg, server_learning_rate: 10, clip_norm: null, adaptive_clip: null, max_abs_value: 3.0e38}"
         try await withSecureFleet(setup) { fleet, provisioner in
             let topics = Topics(task: "har")
             let mallory = try await connect(fleet, device: "mallory")
@@ -354,7 +357,8 @@ import UpdateCodec
             let first = try #require(fleet.watcher.announcement(1))
             try await mallory.publishConfirmed(
                 topics.update("mallory"),
-                payload: try update(provisioner, device: "mallory", round: first, weight: 1_000_000, value: 1e38),
+                payload: try update(
+                    provisioner, device: "mallory", round: first, weight: UInt32(first.training.samples), value: 3e38),
                 qos: .atLeastOnce)
             #expect(await fleet.waitForRoundEnd(1), "\(fleet.logs)")
             let failed = try #require(fleet.watcher.metrics(1))

@@ -35,6 +35,41 @@ import UpdateCodec
         #expect(published == expected)
     }
 
+    @Test("no update weighs more than the samples the round asked for, and no accuracy lies outside [0, 1]")
+    func weightAndAccuracyBounds() throws {
+        var config = testConfig(stateDir: temporaryDirectory(), minParticipants: 2)
+        config.rounds.local.samples = 200
+        let metrics = AggregatorMetrics()
+        let core = try AggregatorCore(config: config, metrics: metrics, logger: quietLogger)
+        CoreTests.online(core, ["a", "b", "c", "d"], now: 0)
+        let start = try core.start(now: 0)
+        let base = try RoundAnnouncement.decode(start.on("tributary/v1/fl/t1/round").last!.payload).modelHash.value
+        let honest: (indices: [UInt32], values: [Float]) = ([0, 3], [0.5, -0.25])
+        // Within max_weight (1,000,000), far beyond the 200 samples of the round.
+        CoreTests.send(core, device: "c", round: 1, weight: 201, update: honest, base: base, now: 1)
+        let lying = updateMessage(
+            round: 1, device: "d", weight: 200, indices: honest.indices, values: honest.values, dimension: 8,
+            base: base, metrics: [UpdateFormat.Metric.holdoutAccuracy: 3e37])
+        lying.withUnsafeBytes { core.receive(update: $0, topic: "tributary/v1/fl/t1/update/d", now: 1) }
+        CoreTests.send(core, device: "a", round: 1, weight: 200, update: honest, base: base, now: 1)
+        CoreTests.send(core, device: "b", round: 1, weight: 1, update: honest, base: base, now: 1)
+        let out = try core.commit(now: 2)
+        #expect(out.acks().map(\.status) == [.rejected, .rejected, .accepted, .accepted])
+        #expect(out.acks().compactMap(\.reason) == ["weight_too_large", "value_out_of_range"])
+    }
+
+    @Test("only the latest rejections are kept: a device refused again and again does not grow the database")
+    func rejectionsPruned() throws {
+        let store = try StateStore(path: temporaryDirectory() + "/state.sqlite")
+        let refused = (0..<10).map {
+            StateStore.Rejection(round: 1, device: "mallory", reason: $0 < 7 ? "unsigned" : "bad_signature", at: 1)
+        }
+        try store.record(task: "t1", accepted: [], rejected: refused)
+        #expect(try store.rejectionCounts(task: "t1") == ["unsigned": 7, "bad_signature": 3])
+        try store.prunePayloads(task: "t1", keepingRejections: 4)
+        #expect(try store.rejectionCounts(task: "t1") == ["unsigned": 1, "bad_signature": 3], "the four latest")
+    }
+
     @Test("a round whose aggregate is not finite fails with a reason, keeps the model, and the next round proceeds")
     func nonFiniteAggregate() throws {
         // Bounds wide open and a server learning rate of 2, so two finite updates overflow a Float.

@@ -65,6 +65,51 @@ import UpdateCodec
         }
     }
 
+    @Test("a device flooding its update topic is held to its budget: few answers, the round still completes")
+    func floodedTopic() async throws {
+        try await withBroker { broker in
+            let directory = temporaryDirectory()
+            let httpPort = try FreePort.pick()
+            var config = try configuration(broker: broker, directory: directory, httpPort: httpPort)
+            config.limits.updateBurst = 10
+            config.limits.updatesPerDeviceS = 1
+            let application = try buildAggregator(configuration: config, logger: quietLogger)
+            let running = Task { try await application.run(handlingSignals: false) }
+            let observer = try await Observer(broker: broker)
+            let a = try await TestDevice("a", broker: broker)
+            let b = try await TestDevice("b", broker: broker)
+            let c = try await TestDevice("c", broker: broker)
+            let announcement = try #require(await observer.waitForRound(1))
+            // 5,000 junk updates on c's own topic, as fast as the client sends them, then one more to wait for.
+            let junk = [UInt8](repeating: 7, count: 24)
+            for _ in 0..<5_000 { try await c.client.publish(c.topics.update(c.id), payload: junk, qos: .atMostOnce) }
+            try await c.client.publishConfirmed(c.topics.update(c.id), payload: junk)
+            for (device, weight) in [(a, UInt32(1)), (b, UInt32(3))] {
+                let payload = updateMessage(
+                    round: 1, device: device.id, weight: weight, indices: [0, 3], values: [1, -1], dimension: 8,
+                    base: announcement.modelHash.value)
+                let ack = try await device.send(payload, round: 1).ack
+                #expect(ack?.status == .accepted, "\(String(describing: ack))")
+            }
+            #expect(await observer.waitForRound(2) != nil)
+            let metrics = try #require(httpGet(port: httpPort, path: "/metrics")).1
+            let answered = metrics.split(separator: "\n").filter {
+                $0.hasPrefix("tributary_updates_rejected_total") && !$0.contains("too_large")
+            }.compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }.reduce(0, +)
+            #expect(answered >= 1 && answered <= 40, "junk decoded and answered: \(answered) of 5,001")
+            let dropped = try #require(
+                metrics.split(separator: "\n").first { $0.hasPrefix("tributary_rate_limited_total") }
+                    .flatMap { $0.split(separator: " ").last }.flatMap { Double($0) })
+            #expect(dropped >= 2_500, "\(dropped) dropped before the inbox")
+            running.cancel()
+            _ = await running.result
+            await a.close()
+            await b.close()
+            await c.close()
+            await observer.close()
+        }
+    }
+
     @Test("the status port taken: the aggregator does not start (it says so) instead of running without it")
     func portTaken() async throws {
         try await withBroker { broker in

@@ -19,6 +19,29 @@ import Testing
         #expect(abs(model[1] - 1.2) < 1e-6 && abs(model[3] - 1.6) < 1e-6 && model[0] == 0 && model[2] == 0)
     }
 
+    @Test("after a round, the next clips at adaptive_clip × the round's median norm, never above clip_norm")
+    func adaptiveBound() throws {
+        var aggregator = RoundAggregator(config: StrategyConfig(clipNorm: 100, adaptiveClip: 3), dimension: 2)
+        #expect(aggregator.roundClip == 100, "the first round has only the fixed bound")
+        for (device, norm) in [("a", Float(1)), ("b", 2), ("c", 50)] {
+            try aggregator.add(ClientUpdate(device: device, indices: [0], values: [norm], weight: 1))
+        }
+        aggregator.reset()
+        #expect(aggregator.roundClip == 6, "3 × the median of 1, 2 and 50")
+        // One device sending the largest update the fixed bound allows now weighs what three honest ones would.
+        try aggregator.add(ClientUpdate(device: "mallory", indices: [1], values: [100], weight: 1))
+        let partial = try aggregator.partial()
+        #expect(abs(partial.weightedSums[0] - 6) < 1e-9)
+        aggregator.reset()
+        #expect(aggregator.roundClip == 100, "3 × 100 is above clip_norm: the fixed bound again")
+        // Off: the fixed bound stays.
+        var fixed = RoundAggregator(config: StrategyConfig(clipNorm: 100, adaptiveClip: nil), dimension: 1)
+        try fixed.add(ClientUpdate(device: "a", indices: [0], values: [1], weight: 1))
+        fixed.reset()
+        #expect(fixed.roundClip == 100)
+        #expect(throws: StrategyConfigError.self) { try StrategyConfig(adaptiveClip: 0).validate() }
+    }
+
     @Test("updates at or below the clip norm, and zero updates, are untouched and not counted")
     func belowIsUntouched() throws {
         var aggregator = RoundAggregator(config: StrategyConfig(clipNorm: 5), dimension: 3)

@@ -60,6 +60,16 @@ public struct AggregatorConfig: Codable, Sendable, Hashable {
         public var inboxMessages = 16_384
         /// Most bytes of messages waiting to be handled.
         public var inboxBytes = 256 << 20
+        /// Updates one device may send at once, and per second after them (`updates_per_device_s`); more are
+        /// dropped before the inbox and counted (`rate_limited`). An agent sends one per round, and resends.
+        public var updateBurst = 64
+        /// See ``updateBurst``.
+        public var updatesPerDeviceS: Double = 32
+        /// Statuses one device may send at once, and per second after them; an agent sends one every
+        /// `status_interval_s` (10 s) and when it reconnects.
+        public var statusBurst = 8
+        /// See ``statusBurst``.
+        public var statusesPerDeviceS: Double = 2
     }
 
     /// Several aggregators: shards split the updates through a shared subscription, a root merges their partials.

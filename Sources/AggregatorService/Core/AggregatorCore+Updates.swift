@@ -32,6 +32,13 @@ extension AggregatorCore {
         guard decoded.header.device == device else {
             return .rejected(device: device, round: decoded.header.round, reason: "device_mismatch")
         }
+        // An agent trains on at most the samples the round asked for: a heavier claim outweighs honest devices.
+        guard Int(decoded.header.sampleWeight) <= config.rounds.local.samples else {
+            logger.info(
+                "rejected an update from \(device): weight \(decoded.header.sampleWeight) above the round's \(config.rounds.local.samples) samples"
+            )
+            return .rejected(device: device, round: decoded.header.round, reason: "weight_too_large")
+        }
         if let violation = config.strategy.violation(
             weight: Double(decoded.header.sampleWeight), values: decoded.values)
         {

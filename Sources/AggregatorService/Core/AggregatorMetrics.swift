@@ -22,6 +22,8 @@ public final class AggregatorMetrics: Sendable {
     let aggregationTime: CoreMetrics.Timer
     let commitTime: CoreMetrics.Timer
     let inboxShed: CoreMetrics.Gauge
+    /// Messages dropped because their device was over its budget (`limits.update_burst`, …).
+    let rateLimited: CoreMetrics.Gauge
 
     /// Metrics in a registry of their own.
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -46,6 +48,7 @@ public final class AggregatorMetrics: Sendable {
         aggregationTime = CoreMetrics.Timer(label: "tributary_aggregation_seconds", factory: factory)
         commitTime = CoreMetrics.Timer(label: "tributary_commit_seconds", factory: factory)
         inboxShed = CoreMetrics.Gauge(label: "tributary_inbox_shed_total", factory: factory)
+        rateLimited = CoreMetrics.Gauge(label: "tributary_rate_limited_total", factory: factory)
     }
 
     /// Counts a rejected update under its reason.

@@ -20,6 +20,8 @@ public final class AggregatorService: Service, Sendable {
     public let metrics: AggregatorMetrics
     let board: StatusBoard
     let inbox: Inbox<Item>
+    /// Each device's budget of updates and statuses (``SenderBudget``).
+    let budgets: [AggregatorRole.Input: SenderBudget]
     let worker = WorkerThread()
     let failure = Mutex<(any Error)?>(nil)
     let accepted = Atomic<Int>(0)
@@ -47,7 +49,14 @@ public final class AggregatorService: Service, Sendable {
         self.metrics = metrics
         self.board = board
         inbox = Inbox(capacity: config.limits.inboxMessages, maxBytes: config.limits.inboxBytes)
+        budgets = [
+            .update: SenderBudget(burst: config.limits.updateBurst, perSecond: config.limits.updatesPerDeviceS),
+            .status: SenderBudget(burst: config.limits.statusBurst, perSecond: config.limits.statusesPerDeviceS),
+        ]
     }
+
+    /// Messages dropped because their device was over its budget.
+    public var rateLimited: Int { budgets.values.reduce(0) { $0 + $1.dropped.load(ordering: .relaxed) } }
 
     /// Updates accepted and durably committed since the service started (their acknowledgements follow).
     public var acceptedUpdates: Int { accepted.load(ordering: .acquiring) }
@@ -80,9 +89,12 @@ public final class AggregatorService: Service, Sendable {
         try await client.connect()
         logger.info("connected to \(config.broker.address) as \(configuration.clientID)")
         let inbox = self.inbox
+        let budgets = self.budgets
         for (filter, input, limit) in role.inputs(topics, limits: config.limits) {
             try await client.subscribe(filter, qos: .atLeastOnce) { topic, payload in
                 let name = String(cString: topic)
+                // One device's flood stops here, before it costs a check, a place in the inbox or an answer.
+                if let budget = budgets[input], !budget.allow(name, now: Self.now()) { return }
                 // An oversized message is never copied whole: its size and first bytes tell the sender why.
                 let item: Item =
                     payload.count <= limit
@@ -144,6 +156,7 @@ public final class AggregatorService: Service, Sendable {
         try await commit(core: core, client: client, overlap: role.overlapsCommits)
         try await publish(core.shardPartial(now: now), client)
         metrics.inboxShed.record(inbox.shed)
+        metrics.rateLimited.record(rateLimited)
         updateStatus(core)
     }
 
@@ -224,13 +237,14 @@ public final class AggregatorService: Service, Sendable {
             var dimension: Int
             var modelHash: String
             var inboxShed: Int
+            var rateLimited: Int
             var lastRound: RoundMetrics?
         }
         let status = Status(
             task: core.task.task, round: core.round, phase: "\(core.phase)", role: config.hierarchy.role,
             pendingUpdates: core.pendingCount, strategy: config.strategy.kind.rawValue,
             dimension: core.task.dimension, modelHash: "\(HexHash(core.machine.modelHash))", inboxShed: inbox.shed,
-            lastRound: core.lastMetrics)
+            rateLimited: rateLimited, lastRound: core.lastMetrics)
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys]

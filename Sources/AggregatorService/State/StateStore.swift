@@ -339,12 +339,19 @@ public final class StateStore: Sendable {
         try db.execute(sql: "UPDATE tasks SET watermark = MAX(watermark, ?) WHERE id = ?", arguments: [newest, task])
     }
 
-    /// Deletes the payloads of aggregated updates (behind the watermark). Not needed for correctness (they are
-    /// never read again), so the service runs it when idle rather than on a round's critical path.
-    public func prunePayloads(task: String) throws(StateError) {
+    /// Rejections kept: the latest ones (a device refused at its budget's rate would otherwise grow the file
+    /// without end; the counters on `/metrics` keep the totals).
+    public static let keptRejections = 100_000
+
+    /// Deletes the payloads of aggregated updates (behind the watermark), and all but the latest
+    /// ``keptRejections`` rejections. Not needed for correctness (neither is read again), so the service runs it
+    /// when idle rather than on a round's critical path.
+    public func prunePayloads(task: String, keepingRejections kept: Int = keptRejections) throws(StateError) {
         try write { db in
             try db.execute(
                 sql: "DELETE FROM payloads WHERE id <= (SELECT watermark FROM tasks WHERE id = ?)", arguments: [task])
+            try db.execute(
+                sql: "DELETE FROM rejections WHERE id <= (SELECT MAX(id) FROM rejections) - ?", arguments: [kept])
         }
     }
 

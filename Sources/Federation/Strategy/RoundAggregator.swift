@@ -24,6 +24,11 @@ public struct RoundAggregator: Sendable {
 
     /// Updates that clipping scaled down.
     var clipped = 0
+    /// The clip norm in force: ``StrategyConfig/clipNorm``, lowered after each round to
+    /// ``StrategyConfig/adaptiveClip`` × the median norm of that round's updates.
+    public internal(set) var roundClip: Double?
+    /// Norms of this round's updates (for the next round's bound).
+    var norms: [Double] = []
     /// Mean family: Σ wᵢ·cᵢ·uᵢ (Σ cᵢ·uᵢ while ``totalWeight`` is 0, for the unweighted fallback).
     var accumulator: SparseAccumulator
     /// Median and trimmed mean: the clipped updates.
@@ -35,6 +40,7 @@ public struct RoundAggregator: Sendable {
         self.config = config
         self.dimension = dimension
         accumulator = SparseAccumulator(dimension: dimension)
+        roundClip = config.clipNorm
     }
 
     /// Adds one update; an update that fails validation is refused with ``AggregationError/invalidUpdate(_:)``,
@@ -51,7 +57,7 @@ public struct RoundAggregator: Sendable {
         guard newTotal.isFinite else {
             throw .invalidUpdate("\(update.device): weight \(update.weight) overflows the round's total")
         }
-        let clipFactor = Self.clipFactor(norm: norm, clipNorm: config.clipNorm)
+        let clipFactor = Self.clipFactor(norm: norm, clipNorm: roundClip)
 
         if config.kind.isMeanFamily {
             if newTotal > 0 {
@@ -71,6 +77,7 @@ public struct RoundAggregator: Sendable {
         totalWeight = newTotal
         devices.append(update.device)
         if clipFactor < 1 { clipped += 1 }
+        norms.append(norm)
     }
 
     /// min(1, C/‖u‖) for a set clip norm C, else 1 (and 1 for a zero update).
@@ -79,8 +86,18 @@ public struct RoundAggregator: Sendable {
         return clipNorm / norm
     }
 
-    /// Back to no updates (keeping allocated storage for the next round).
+    /// Back to no updates (keeping allocated storage for the next round); with adaptive clipping, the next round's
+    /// bound comes from this round's norms.
     public mutating func reset() {
+        if let multiple = config.adaptiveClip, !norms.isEmpty {
+            norms.sort()
+            let median =
+                norms.count % 2 == 1
+                ? norms[norms.count / 2] : (norms[norms.count / 2 - 1] + norms[norms.count / 2]) / 2
+            // A round of zero updates sets no bound (a zero clip norm would refuse every update).
+            if median > 0 { roundClip = Swift.min(config.clipNorm ?? .infinity, multiple * median) }
+        }
+        norms.removeAll(keepingCapacity: true)
         count = 0
         totalWeight = 0
         devices.removeAll(keepingCapacity: true)

@@ -1,11 +1,11 @@
 extension StrategyConfig {
     enum CodingKeys: String, CodingKey {
         case kind, serverLearningRate, beta1, beta2, tau, momentum, trimFraction, clipNorm, stalenessExponent, maxWeight
-        case maxAbsValue
+        case maxAbsValue, adaptiveClip
     }
 
     /// Decodes a configuration; a missing key takes its default, so a file need only name what it changes.
-    /// `clip_norm: null` turns clipping off.
+    /// `clip_norm: null` turns clipping off, `adaptive_clip: null` the adaptive bound.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let defaults = StrategyConfig()
@@ -22,6 +22,13 @@ extension StrategyConfig {
                 try container.decodeNil(forKey: .clipNorm) ? nil : container.decode(Double.self, forKey: .clipNorm)
         } else {
             clipNorm = defaults.clipNorm
+        }
+        if container.contains(.adaptiveClip) {
+            adaptiveClip =
+                try container.decodeNil(forKey: .adaptiveClip)
+                ? nil : container.decode(Double.self, forKey: .adaptiveClip)
+        } else {
+            adaptiveClip = defaults.adaptiveClip
         }
         maxWeight = try container.decodeIfPresent(Double.self, forKey: .maxWeight) ?? defaults.maxWeight
         maxAbsValue = try container.decodeIfPresent(Double.self, forKey: .maxAbsValue) ?? defaults.maxAbsValue
@@ -49,5 +56,10 @@ extension StrategyConfig {
         try container.encode(stalenessExponent, forKey: .stalenessExponent)
         try container.encode(maxWeight, forKey: .maxWeight)
         try container.encode(maxAbsValue, forKey: .maxAbsValue)
+        if let adaptiveClip {
+            try container.encode(adaptiveClip, forKey: .adaptiveClip)
+        } else {
+            try container.encodeNil(forKey: .adaptiveClip)
+        }
     }
 }

@@ -17,6 +17,10 @@ public struct StrategyConfig: Sendable, Hashable, Codable {
     /// Each update is scaled by min(1, clipNorm/‖u‖₂) before aggregation (nil: no clipping). On by default, so no
     /// update moves the model further than this, whatever its values and weight.
     public var clipNorm: Double? = StrategyConfig.defaultClipNorm
+    /// After a round, the next round clips at most at this multiple of the median norm of the round's updates
+    /// (nil: ``clipNorm`` alone). An honest round's updates have similar norms; one device sending the largest
+    /// update the fixed bound allows would otherwise move the model far more than any of them.
+    public var adaptiveClip: Double? = StrategyConfig.defaultAdaptiveClip
     /// The largest sample weight an update may claim; a heavier one is refused (`weight_too_large`), so no device
     /// outweighs the others by claiming more samples than a round can hold.
     public var maxWeight: Double = StrategyConfig.defaultMaxWeight
@@ -29,6 +33,8 @@ public struct StrategyConfig: Sendable, Hashable, Codable {
     /// The default ``clipNorm``: far above what a round of local training moves a small model (the demo's
     /// seglearn softmax sends updates of norm 2.6–4.2), far below what overflows a Float.
     public static let defaultClipNorm = 100.0
+    /// The default ``adaptiveClip``.
+    public static let defaultAdaptiveClip = 3.0
     /// The default ``maxWeight``: a million samples behind one update.
     public static let defaultMaxWeight = 1_000_000.0
     /// The default ``maxAbsValue``.
@@ -39,8 +45,10 @@ public struct StrategyConfig: Sendable, Hashable, Codable {
         kind: StrategyKind = .fedAvg, serverLearningRate: Double = 1, beta1: Double = 0.9, beta2: Double = 0.99,
         tau: Double = 1e-3, momentum: Double = 0.9, trimFraction: Double = 0.1,
         clipNorm: Double? = StrategyConfig.defaultClipNorm, stalenessExponent: Double = 0.5,
-        maxWeight: Double = StrategyConfig.defaultMaxWeight, maxAbsValue: Double = StrategyConfig.defaultMaxAbsValue
+        maxWeight: Double = StrategyConfig.defaultMaxWeight, maxAbsValue: Double = StrategyConfig.defaultMaxAbsValue,
+        adaptiveClip: Double? = StrategyConfig.defaultAdaptiveClip
     ) {
+        self.adaptiveClip = adaptiveClip
         self.kind = kind
         self.serverLearningRate = serverLearningRate
         self.beta1 = beta1
@@ -70,6 +78,10 @@ public struct StrategyConfig: Sendable, Hashable, Codable {
         }
         guard trimFraction >= 0, trimFraction < 0.5 else {
             throw StrategyConfigError(field: "trimFraction", message: "must be in [0, 0.5), is \(trimFraction)")
+        }
+        if let adaptiveClip, !(adaptiveClip > 0 && adaptiveClip.isFinite) {
+            throw StrategyConfigError(
+                field: "adaptiveClip", message: "must be finite and > 0 when set, is \(adaptiveClip)")
         }
         if let clipNorm, !(clipNorm > 0 && clipNorm.isFinite) {
             throw StrategyConfigError(field: "clipNorm", message: "must be finite and > 0 when set, is \(clipNorm)")

@@ -110,6 +110,45 @@ import UpdateCodec
         }
     }
 
+    @Test(
+        "a flood within the budget and past a small inbox: the aggregator keeps reading its acknowledgements' PUBACKs")
+    func floodPastInbox() async throws {
+        try await withBroker { broker in
+            let directory = temporaryDirectory()
+            let httpPort = try FreePort.pick()
+            var config = try configuration(broker: broker, directory: directory, httpPort: httpPort)
+            config.limits.updateBurst = 1_000_000
+            config.limits.updatesPerDeviceS = 1_000_000
+            config.limits.inboxMessages = 32
+            let application = try buildAggregator(configuration: config, logger: quietLogger)
+            let running = Task { try await application.run(handlingSignals: false) }
+            let observer = try await Observer(broker: broker)
+            let a = try await TestDevice("a", broker: broker)
+            let b = try await TestDevice("b", broker: broker)
+            let c = try await TestDevice("c", broker: broker)
+            let announcement = try #require(await observer.waitForRound(1))
+            // Every junk update the inbox takes is answered: far more answers than the 4,096 publications the
+            // aggregator keeps in flight.
+            let junk = [UInt8](repeating: 7, count: 24)
+            for _ in 0..<30_000 { try await c.client.publish(c.topics.update(c.id), payload: junk, qos: .atMostOnce) }
+            try await c.client.publishConfirmed(c.topics.update(c.id), payload: junk)
+            for (device, weight) in [(a, UInt32(1)), (b, UInt32(3))] {
+                let payload = updateMessage(
+                    round: 1, device: device.id, weight: weight, indices: [0, 3], values: [1, -1], dimension: 8,
+                    base: announcement.modelHash.value)
+                let ack = try await device.send(payload, round: 1, timeout: .seconds(90)).ack
+                #expect(ack?.status == .accepted, "\(String(describing: ack))")
+            }
+            #expect(await observer.waitForRound(2) != nil)
+            running.cancel()
+            _ = await running.result
+            await a.close()
+            await b.close()
+            await c.close()
+            await observer.close()
+        }
+    }
+
     @Test("the status port taken: the aggregator does not start (it says so) instead of running without it")
     func portTaken() async throws {
         try await withBroker { broker in

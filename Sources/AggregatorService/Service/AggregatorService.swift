@@ -22,6 +22,9 @@ public final class AggregatorService: Service, Sendable {
     let inbox: Inbox<Item>
     /// Each device's budget of updates and statuses (``SenderBudget``).
     let budgets: [AggregatorRole.Input: SenderBudget]
+    /// Set while the loop waits for room in the client's publish window. The PUBACKs that make room arrive through
+    /// the network thread, so meanwhile it must not wait for room in the inbox (the loop is not taking): it sheds.
+    let windowFull = Atomic<Bool>(false)
     let worker = WorkerThread()
     let failure = Mutex<(any Error)?>(nil)
     let accepted = Atomic<Int>(0)
@@ -100,7 +103,8 @@ public final class AggregatorService: Service, Sendable {
                     payload.count <= limit
                     ? .message(input, topic: name, payload: Array(payload))
                     : .oversized(input, topic: name, size: payload.count, prefix: Array(payload.prefix(128)))
-                inbox.put(item, bytes: Swift.min(payload.count, limit), waitForRoom: .milliseconds(100))
+                let wait: Duration = self.windowFull.load(ordering: .acquiring) ? .zero : .milliseconds(100)
+                inbox.put(item, bytes: Swift.min(payload.count, limit), waitForRoom: wait)
             }
         }
 
@@ -221,7 +225,17 @@ public final class AggregatorService: Service, Sendable {
 
     func publish(_ messages: [Outgoing], _ client: MQTTClient) async throws {
         for message in messages {
-            try await client.publish(message.topic, payload: message.payload, qos: .atLeastOnce, retain: message.retain)
+            let sent = message.payload.withUnsafeBytes { bytes in
+                (try? client.tryPublish(message.topic, payload: bytes, qos: .atLeastOnce, retain: message.retain))
+                    != nil
+            }
+            if !sent {
+                // The window is full (or the connection is down): wait, with the network thread told not to.
+                windowFull.store(true, ordering: .releasing)
+                defer { windowFull.store(false, ordering: .releasing) }
+                try await client.publish(
+                    message.topic, payload: message.payload, qos: .atLeastOnce, retain: message.retain)
+            }
             metrics.bytesOut.increment(by: message.payload.count)
         }
     }

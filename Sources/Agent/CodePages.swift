@@ -62,7 +62,7 @@ enum CodePages {
     }
 
     /// The early trims of a process, each done once (more agents of one `fleet` process do not repeat them).
-    enum Moment: Int, CaseIterable {
+    enum Moment: Hashable, Sendable {
         /// Before the first connection: what start-up touched (the dynamic loader's work, configuration, keys)
         /// is dropped before the TLS handshake touches OpenSSL's code.
         case beforeConnecting
@@ -70,12 +70,12 @@ enum CodePages {
         case connected
     }
 
-    static let done = Mutex<Set<Int>>([])
+    static let done = Mutex<Set<Moment>>([])
 
     /// Trims at `moment` the first time a process reaches it, so the code of start-up, of the TLS handshake and
     /// of the work that follows is never resident all at once; nil if it was done already.
     static func trim(once moment: Moment) -> Report? {
-        guard done.withLock({ $0.insert(moment.rawValue).inserted }) else { return nil }
+        guard done.withLock({ $0.insert(moment).inserted }) else { return nil }
         return trim()
     }
 }

@@ -6,7 +6,6 @@ import LocalBroker
 extension TrustBenchmark {
     /// One run of `tools/demo.py` (seglearn, 10 agents) in a mode: its summary.
     struct DemoRun {
-        var peakMedian: Double
         var peakMax: Double
         var up: Double
         var down: Double
@@ -82,12 +81,11 @@ extension TrustBenchmark {
             throw PeerPrograms.Failure(
                 description: "trust: the demo \(flags.joined(separator: " ")) failed (\(status))")
         }
-        guard let peakMedian = json["agent_peak_rss_mib_median"] as? Double,
-            let peakMax = json["agent_peak_rss_mib_max"] as? Double,
+        guard let peakMax = json["agent_peak_rss_mib_max"] as? Double,
             let up = json["up_wire_bytes_per_device_round"] as? Double,
             let down = json["down_wire_bytes_per_device_round"] as? Double
         else { throw PeerPrograms.Failure(description: "trust: the demo's JSON lacks its summary") }
-        return DemoRun(peakMedian: peakMedian, peakMax: peakMax, up: up, down: down)
+        return DemoRun(peakMax: peakMax, up: up, down: down)
     }
 
     /// Flower 1.42 on the same task over TLS with SuperNode authentication: the bytes its authentication puts on
@@ -151,12 +149,5 @@ extension TrustBenchmark {
 
     static func object(_ file: URL) throws -> [String: Any] {
         (try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as? [String: Any]) ?? [:]
-    }
-
-    static func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        guard !sorted.isEmpty else { return 0 }
-        let middle = sorted.count / 2
-        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
     }
 }

@@ -49,6 +49,21 @@ import Testing
         } throws: { ($0 as? ConfigError)?.key == "task.data.channels[1]" }
     }
 
+    @Test("absurd per-device budgets are refused by name: none, negative, not a number")
+    func absurdBudgets() throws {
+        let yaml = try String(contentsOfFile: Self.sample, encoding: .utf8)
+        for (setting, value) in [
+            ("update_burst", "0"), ("status_burst", "-3"), ("updates_per_device_s", "0"),
+            ("statuses_per_device_s", ".nan"), ("updates_per_device_s", "-1"),
+        ] {
+            let changed = yaml.replacingOccurrences(of: "\n  \(setting): ", with: "\n  \(setting): \(value) #")
+            #expect(changed != yaml, "the sample sets \(setting)")
+            #expect {
+                try ConfigLoader.parse(yaml: changed)
+            } throws: { ($0 as? ConfigError)?.key == "limits.\(setting)" }
+        }
+    }
+
     @Test("every section's settings are known, after the task's required fields too, so the environment reaches them")
     func environment() throws {
         let keys = YAMLConfiguration.settings(of: AggregatorConfig.self, defaults: ConfigLoader.defaults)

@@ -65,14 +65,21 @@ import UpdateCodec
         }
     }
 
-    @Test("a device flooding its update topic is held to its budget: few answers, the round still completes")
-    func floodedTopic() async throws {
+    /// What a flood did: round 1's acknowledgements to the honest devices, whether round 2 was announced, and
+    /// `/metrics` afterwards.
+    struct Flooded {
+        var acks: [UpdateAck?]
+        var nextRound: Bool
+        var metrics: String
+    }
+
+    /// Starts the aggregator with `limits` changed, floods device c's update topic with `count` junk updates as
+    /// fast as its client sends them (then one more, confirmed), then has a and b send their round-1 updates.
+    func flood(_ count: Int, limits change: (inout AggregatorConfig.Limits) -> Void) async throws -> Flooded {
         try await withBroker { broker in
-            let directory = temporaryDirectory()
             let httpPort = try FreePort.pick()
-            var config = try configuration(broker: broker, directory: directory, httpPort: httpPort)
-            config.limits.updateBurst = 10
-            config.limits.updatesPerDeviceS = 1
+            var config = try configuration(broker: broker, directory: temporaryDirectory(), httpPort: httpPort)
+            change(&config.limits)
             let application = try buildAggregator(configuration: config, logger: quietLogger)
             let running = Task { try await application.run(handlingSignals: false) }
             let observer = try await Observer(broker: broker)
@@ -80,73 +87,57 @@ import UpdateCodec
             let b = try await TestDevice("b", broker: broker)
             let c = try await TestDevice("c", broker: broker)
             let announcement = try #require(await observer.waitForRound(1))
-            // 5,000 junk updates on c's own topic, as fast as the client sends them, then one more to wait for.
             let junk = [UInt8](repeating: 7, count: 24)
-            for _ in 0..<5_000 { try await c.client.publish(c.topics.update(c.id), payload: junk, qos: .atMostOnce) }
+            for _ in 0..<count { try await c.client.publish(c.topics.update(c.id), payload: junk, qos: .atMostOnce) }
             try await c.client.publishConfirmed(c.topics.update(c.id), payload: junk)
+            var acks: [UpdateAck?] = []
             for (device, weight) in [(a, UInt32(1)), (b, UInt32(3))] {
                 let payload = updateMessage(
                     round: 1, device: device.id, weight: weight, indices: [0, 3], values: [1, -1], dimension: 8,
                     base: announcement.modelHash.value)
-                let ack = try await device.send(payload, round: 1).ack
-                #expect(ack?.status == .accepted, "\(String(describing: ack))")
+                acks.append(try await device.send(payload, round: 1, timeout: .seconds(90)).ack)
             }
-            #expect(await observer.waitForRound(2) != nil)
-            let metrics = try #require(httpGet(port: httpPort, path: "/metrics")).1
-            let answered = metrics.split(separator: "\n").filter {
-                $0.hasPrefix("tributary_updates_rejected_total") && !$0.contains("too_large")
-            }.compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }.reduce(0, +)
-            #expect(answered >= 1 && answered <= 40, "junk decoded and answered: \(answered) of 5,001")
-            let dropped = try #require(
-                metrics.split(separator: "\n").first { $0.hasPrefix("tributary_rate_limited_total") }
-                    .flatMap { $0.split(separator: " ").last }.flatMap { Double($0) })
-            #expect(dropped >= 2_500, "\(dropped) dropped before the inbox")
+            let nextRound = await observer.waitForRound(2) != nil
+            let metrics = httpGet(port: httpPort, path: "/metrics")?.1 ?? ""
             running.cancel()
             _ = await running.result
-            await a.close()
-            await b.close()
-            await c.close()
+            for device in [a, b, c] { await device.close() }
             await observer.close()
+            return Flooded(acks: acks, nextRound: nextRound, metrics: metrics)
         }
+    }
+
+    @Test("a device flooding its update topic is held to its budget: few answers, the round still completes")
+    func floodedTopic() async throws {
+        let flooded = try await flood(5_000) {
+            $0.updateBurst = 10
+            $0.updatesPerDeviceS = 1
+        }
+        #expect(flooded.acks.map { $0?.status } == [.accepted, .accepted], "\(flooded.acks)")
+        #expect(flooded.nextRound)
+        let lines = flooded.metrics.split(separator: "\n")
+        let answered = lines.filter {
+            $0.hasPrefix("tributary_updates_rejected_total") && !$0.contains("too_large")
+        }.compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }.reduce(0, +)
+        #expect(answered >= 1 && answered <= 40, "junk decoded and answered: \(answered) of 5,001")
+        let dropped = try #require(
+            lines.first { $0.hasPrefix("tributary_rate_limited_total") }
+                .flatMap { $0.split(separator: " ").last }.flatMap { Double($0) })
+        #expect(dropped >= 2_500, "\(dropped) dropped before the inbox")
     }
 
     @Test(
         "a flood within the budget and past a small inbox: the aggregator keeps reading its acknowledgements' PUBACKs")
     func floodPastInbox() async throws {
-        try await withBroker { broker in
-            let directory = temporaryDirectory()
-            let httpPort = try FreePort.pick()
-            var config = try configuration(broker: broker, directory: directory, httpPort: httpPort)
-            config.limits.updateBurst = 1_000_000
-            config.limits.updatesPerDeviceS = 1_000_000
-            config.limits.inboxMessages = 32
-            let application = try buildAggregator(configuration: config, logger: quietLogger)
-            let running = Task { try await application.run(handlingSignals: false) }
-            let observer = try await Observer(broker: broker)
-            let a = try await TestDevice("a", broker: broker)
-            let b = try await TestDevice("b", broker: broker)
-            let c = try await TestDevice("c", broker: broker)
-            let announcement = try #require(await observer.waitForRound(1))
-            // Every junk update the inbox takes is answered: far more answers than the 4,096 publications the
-            // aggregator keeps in flight.
-            let junk = [UInt8](repeating: 7, count: 24)
-            for _ in 0..<30_000 { try await c.client.publish(c.topics.update(c.id), payload: junk, qos: .atMostOnce) }
-            try await c.client.publishConfirmed(c.topics.update(c.id), payload: junk)
-            for (device, weight) in [(a, UInt32(1)), (b, UInt32(3))] {
-                let payload = updateMessage(
-                    round: 1, device: device.id, weight: weight, indices: [0, 3], values: [1, -1], dimension: 8,
-                    base: announcement.modelHash.value)
-                let ack = try await device.send(payload, round: 1, timeout: .seconds(90)).ack
-                #expect(ack?.status == .accepted, "\(String(describing: ack))")
-            }
-            #expect(await observer.waitForRound(2) != nil)
-            running.cancel()
-            _ = await running.result
-            await a.close()
-            await b.close()
-            await c.close()
-            await observer.close()
+        // Every junk update the inbox takes is answered: far more answers than the 4,096 publications the
+        // aggregator keeps in flight.
+        let flooded = try await flood(30_000) {
+            $0.updateBurst = 1_000_000
+            $0.updatesPerDeviceS = 1_000_000
+            $0.inboxMessages = 32
         }
+        #expect(flooded.acks.map { $0?.status } == [.accepted, .accepted], "\(flooded.acks)")
+        #expect(flooded.nextRound)
     }
 
     @Test("the status port taken: the aggregator does not start (it says so) instead of running without it")

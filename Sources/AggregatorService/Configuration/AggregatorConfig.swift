@@ -183,6 +183,13 @@ public struct AggregatorConfig: Codable, Sendable, Hashable {
         try check(limits.maxDevices >= 1, "limits.max_devices", "must be at least 1")
         try check(limits.inboxMessages >= 16, "limits.inbox_messages", "must be at least 16")
         try check(limits.inboxBytes >= limits.maxUpdateBytes, "limits.inbox_bytes", "must hold at least one update")
+        try check(limits.updateBurst >= 1, "limits.update_burst", "must be at least 1")
+        try check(limits.statusBurst >= 1, "limits.status_burst", "must be at least 1")
+        for (rate, key) in [
+            (limits.updatesPerDeviceS, "updates_per_device_s"), (limits.statusesPerDeviceS, "statuses_per_device_s"),
+        ] {
+            try check(rate > 0 && rate.isFinite, "limits." + key, "must be positive")
+        }
         try check(
             ["single", "shard", "root"].contains(hierarchy.role), "hierarchy.role", "must be single, shard or root")
         if hierarchy.role == "shard" {

@@ -5,7 +5,7 @@ import Sodium
 import Synchronization
 import SystemSupport
 import TributaryWire
-public import Trust
+import Trust
 import UpdateCodec
 
 /// Production mode's side of the aggregator: its signing key (everything it publishes is signed) and the device
@@ -19,10 +19,11 @@ public final class AggregatorTrust: Sendable {
         var revoked: Bool
     }
 
-    /// The aggregator's key.
-    public let signer: SigningKey
-    /// The same key in libsodium, which signs the acknowledgements and the rest in 70 % of libcrypto's time.
-    let fastSigner: SodiumSigningKey
+    /// The aggregator's key, held by libsodium, which signs the acknowledgements and the rest in 70 % of
+    /// libcrypto's time (libcrypto only reads the PEM file).
+    let signer: SodiumSigningKey
+    /// Its public half: what partials and a root's announcements are checked with.
+    let verifier: SodiumVerifyingKey
     let registryPath: String
     let store: StateStore
     let logger: Logger
@@ -37,10 +38,14 @@ public final class AggregatorTrust: Sendable {
         do { pem = try FileIO.readAll(signingKey) } catch {
             throw TrustError(.file, "trust.signing_key: cannot read \(signingKey): \(error)")
         }
-        do { signer = try SigningKey(pem: pem) } catch {
+        let seed: [UInt8]
+        do { seed = try SigningKey(pem: pem).seed() } catch {
             throw TrustError(.invalidKey, "trust.signing_key \(signingKey): \(error.message)")
         }
-        do { fastSigner = try SodiumSigningKey(seed: try signer.seed()) } catch {
+        do {
+            signer = try SodiumSigningKey(seed: seed)
+            verifier = try SodiumVerifyingKey(raw: signer.publicKey)
+        } catch {
             throw TrustError(.invalidKey, "trust.signing_key \(signingKey): \(error)")
         }
         registryPath = registry
@@ -91,7 +96,7 @@ public final class AggregatorTrust: Sendable {
             fileStamp.withLock { $0 = stamp }
             return false
         }
-        guard registry.aggregatorKey == signer.verifyingKey.hex else {
+        guard registry.aggregatorKey == Hex.encode(signer.publicKey) else {
             logger.error(
                 "trust.registry \(registryPath) names another aggregator key than trust.signing_key's: not imported")
             fileStamp.withLock { $0 = stamp }
@@ -166,7 +171,7 @@ public final class AggregatorTrust: Sendable {
     /// The signed body of a JSON message from an aggregator of this federation (a partial, a root's
     /// announcement): they share the key.
     public func open(aggregatorJSON payload: [UInt8]) -> Result<[UInt8], Refusal> {
-        SignedJSON.verify(payload, key: signer.verifyingKey).mapError { $0 == .unsigned ? .unsigned : .badSignature }
+        SignedJSON.verify(payload, key: verifier).mapError { $0 == .unsigned ? .unsigned : .badSignature }
     }
 
     /// `message` signed: JSON gets its `sig` member, binary messages their trailer.
@@ -174,8 +179,7 @@ public final class AggregatorTrust: Sendable {
         var signed = message
         signed.payload =
             message.payload.first == UInt8(ascii: "{")
-            ? SignedJSON.seal(message.payload, with: fastSigner)
-            : SignedMessage.sign(message.payload, with: fastSigner)
+            ? SignedJSON.seal(message.payload, with: signer) : SignedMessage.sign(message.payload, with: signer)
         return signed
     }
 }

@@ -91,9 +91,7 @@ public struct RoundAggregator: Sendable {
     public mutating func reset() {
         if let multiple = config.adaptiveClip, !norms.isEmpty {
             norms.sort()
-            let median =
-                norms.count % 2 == 1
-                ? norms[norms.count / 2] : (norms[norms.count / 2 - 1] + norms[norms.count / 2]) / 2
+            let median = norms.withUnsafeBufferPointer { ImplicitZeros(sorted: $0, zeros: 0).median }
             // A round of zero updates sets no bound (a zero clip norm would refuse every update).
             if median > 0 { roundClip = Swift.min(config.clipNorm ?? .infinity, multiple * median) }
         }

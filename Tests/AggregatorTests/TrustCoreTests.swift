@@ -232,6 +232,34 @@ import UpdateCodec
         #expect(metrics.round == 2 && metrics.accepted == ["a", "b"])
     }
 
+    @Test("a registry file made invalid, naming another aggregator, or removed leaves the last import in force")
+    func registryDamaged() throws {
+        let rig = try Rig(enrolled: ["a", "b"], minParticipants: 3)
+        rig.status("a", signedBy: nil, now: 0)
+        rig.status("b", signedBy: nil, now: 0)
+        let base = try announcement(try rig.core.start(now: 0)).modelHash.value
+        // A truncated write: not imported, a is still enrolled.
+        try Data(#"{"v": 1, "aggregator_key": "#.utf8).write(to: URL(fileURLWithPath: rig.registryPath))
+        _ = try rig.core.tick(now: 1_500)
+        rig.send(rig.update("a", round: 1, base: base), as: "a", now: 1_600)
+        #expect(acks(try rig.core.commit(now: 1_600)).map(\.status) == [.accepted])
+        // A registry of another federation's aggregator, enrolling a stranger: not imported.
+        var stranger = rig
+        stranger.keys["x"] = try SigningKey.generate()
+        try Rig.writeRegistry(
+            [("x", .active)], aggregator: try SigningKey.generate(), keys: stranger.keys, to: rig.registryPath)
+        _ = try rig.core.tick(now: 3_000)
+        rig.send(stranger.update("x", round: 1, base: base), as: "x", now: 3_100)
+        rig.send(rig.update("b", round: 1, base: base), as: "b", now: 3_100)
+        let answers = acks(try rig.core.commit(now: 3_100))
+        #expect(answers.map(\.reason) == ["unknown_device", nil])
+        // Removed: the last import still holds.
+        try FileManager.default.removeItem(atPath: rig.registryPath)
+        _ = try rig.core.tick(now: 4_500)
+        rig.send(rig.update("b", round: 1, base: base), as: "b", now: 4_600)
+        #expect(acks(try rig.core.commit(now: 4_600)).map(\.status) == [.duplicate])
+    }
+
     @Test("the registry is followed: a device enrolled later is accepted, a revoked one refused and taken offline")
     func registryChanges() throws {
         var rig = try Rig(enrolled: ["a", "b"])

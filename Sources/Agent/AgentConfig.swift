@@ -68,8 +68,9 @@ public struct AgentConfig: Codable, Sendable, Hashable {
     /// Largest sensor message accepted (bytes).
     public var maxSensorBytes = 1 << 20
     /// Largest control message (specification, round, model, acknowledgement) accepted (bytes): a model of the
-    /// task must fit.
-    public var maxControlBytes = 64 << 20
+    /// task must fit (8 MiB: a float32 model of two million parameters). With the sensor limit it makes the
+    /// MQTT 5 maximum packet size the agent announces, so the broker never sends it anything larger.
+    public var maxControlBytes = 8 << 20
     /// Milliseconds between passes of the agent's loop (control messages, windows, rounds, status).
     public var loopMs = 20
     /// Keep only the code pages in use resident (drops the kernel's fault-around pages once started).

@@ -154,12 +154,21 @@ public final class AgentCore {
     public var globalHash: UInt64 { task?.globalHash ?? 0 }
     /// The newest round an update was built for.
     public var lastSentRound: UInt32 { task?.lastSentRound ?? 0 }
+    /// The round machine's memory of each federation epoch, and the epoch it follows: restored with the saved
+    /// state, and set by the service before it saves.
+    public var roundMemory: (memory: RoundMemory, epoch: UInt64) {
+        get { task.map { ($0.memory, $0.epoch) } ?? (RoundMemory(), 0) }
+        set {
+            task?.memory = newValue.memory
+            task?.epoch = newValue.epoch
+        }
+    }
     /// Hold-out accuracy of the global model adopted last (on this device's held-out windows).
     public var globalHoldoutAccuracy: Double? { task?.globalHoldoutAccuracy }
 
     /// A model message checked against the task: its round and hash, and its parameters; nil (counted) when it
     /// is not this task's dense model or its content does not match its hash.
-    public func check(model payload: [UInt8]) -> (round: UInt32, hash: UInt64, parameters: [Float])? {
+    public func check(model payload: [UInt8]) -> CheckedModel? {
         guard let task else { return nil }
         guard
             let decoded = try? payload.withUnsafeBytes({
@@ -176,13 +185,15 @@ public final class AgentCore {
             counters.modelsRefused += 1
             return nil
         }
-        return (decoded.header.round, decoded.header.baseModelHash, parameters)
+        return CheckedModel(
+            round: decoded.header.round, hash: decoded.header.baseModelHash, epoch: decoded.header.epoch ?? 0,
+            parameters: parameters)
     }
 
     /// What a model delta means for the model held.
     public enum DeltaVerdict {
         /// It applies to the model held: the model it makes.
-        case apply((round: UInt32, hash: UInt64, parameters: [Float]))
+        case apply(CheckedModel)
         /// It is for another base (a delta was missed): take the full model.
         case needsFullModel
         /// Not for this task, damaged, or older than the model held: nothing to do.
@@ -201,18 +212,23 @@ public final class AgentCore {
             counters.modelsRefused += 1
             return .ignore
         }
-        // A delta to a model no newer than the one held was applied already (or skipped by a full model).
-        guard task.globalRound == 0 || decoded.header.round > task.globalRound else { return .ignore }
+        // A delta to a model no newer than the one held was applied already (or skipped by a full model); one
+        // of another epoch numbers its rounds afresh.
+        let epoch = decoded.header.epoch ?? 0
+        guard task.globalRound == 0 || decoded.header.round > task.globalRound || epoch != task.globalEpoch else {
+            return .ignore
+        }
         var parameters = task.global
         do { try decoded.apply(to: &parameters) } catch { return .needsFullModel }
-        return .apply((decoded.header.round, ModelHash.of(parameters), parameters))
+        return .apply(
+            CheckedModel(
+                round: decoded.header.round, hash: ModelHash.of(parameters), epoch: epoch, parameters: parameters))
     }
 
     /// Adopts a checked model (see ``check(model:)``), evaluating it on the held-out windows.
-    public func adopt(_ model: (round: UInt32, hash: UInt64, parameters: [Float]), bytes: Int, fromDelta: Bool = false)
-    {
+    public func adopt(_ model: CheckedModel, bytes: Int, fromDelta: Bool = false) {
         guard let task else { return }
-        task.adopt(model.parameters, round: model.round, hash: model.hash)
+        task.adopt(model.parameters, round: model.round, hash: model.hash, epoch: model.epoch)
         counters.models += 1
         if fromDelta { counters.modelDeltas += 1 }
         counters.modelBytes += bytes
@@ -232,12 +248,25 @@ public final class AgentCore {
     /// model on the buffered windows, then a sparse update. Nil when the round is not for it, its model is not
     /// here yet, it was sent already, or there is nothing to train on.
     public func update(for round: RoundAnnouncement) throws -> [UInt8]? {
+        // Once per round is the round machine's rule (it knows the epoch the round belongs to).
         guard let task, round.task == task.spec.task, round.includes(device), round.modelHash.value == task.globalHash,
-            round.round > task.lastSentRound, task.buffer.count > 0
+            task.buffer.count > 0
         else { return nil }
         let payload = try task.update(for: round, device: device)
         counters.updates += 1
         counters.updateBytes += payload.count
         return payload
     }
+}
+
+/// A model message (full, or made by a delta) that passed the task's checks: what the round machine decides on.
+public struct CheckedModel: Sendable {
+    /// The round that trains on it.
+    public var round: UInt32
+    /// The hash of its parameters.
+    public var hash: UInt64
+    /// Its federation epoch (0: not given).
+    public var epoch: UInt64
+    /// The parameters.
+    public var parameters: [Float]
 }

@@ -113,6 +113,13 @@ extension AgentService {
                 logger.error("cannot take part in task \(spec.task): \(error)")
                 return
             }
+            // The full model travels as float32: one over the limit is never delivered by the broker.
+            let modelBytes = 4 * spec.dimension + 512
+            if modelBytes > config.maxControlBytes {
+                logger.error(
+                    "task \(spec.task)'s model needs about \(modelBytes) bytes, above max_control_bytes (\(config.maxControlBytes)): raise it, or this agent never receives a full model"
+                )
+            }
             // Once, at the first specification: a later one (the same, redelivered) must not roll back.
             if !loop.restored {
                 loop.restored = true
@@ -121,14 +128,14 @@ extension AgentService {
             _ = loop.machine.handle(.modelHeld(round: core.globalRound, hash: core.globalHash))
         case loop.topics.model:
             guard let model = core.check(model: message.payload) else { return }
-            offer(model, bytes: message.payload.count, fromDelta: false, &loop)
+            await offer(model, bytes: message.payload.count, fromDelta: false, &loop)
             // With a sparse downlink, deltas keep the model up to date from here.
             if let spec = core.spec, spec.codec.downlinkKFraction < 1, core.globalHash == model.hash {
                 await followFullModel(false, &loop)
             }
         case loop.topics.modelDelta:
             switch core.check(delta: message.payload) {
-            case .apply(let model): offer(model, bytes: message.payload.count, fromDelta: true, &loop)
+            case .apply(let model): await offer(model, bytes: message.payload.count, fromDelta: true, &loop)
             case .needsFullModel: await followFullModel(true, &loop)
             case .ignore: break
             }
@@ -138,7 +145,8 @@ extension AgentService {
             else { return }
             // A round on a model this device does not hold, and no delta to get there: the full model.
             if announcement.modelHash.value != core.globalHash { await followFullModel(true, &loop) }
-            await perform(loop.machine.handle(.announced(announcement)), &loop)
+            await perform(
+                loop.machine.handle(.announced(announcement, now: loop.now, verified: trust != nil)), &loop)
         case loop.topics.ack(core.device):
             guard let ack = try? UpdateAck.decode(message.payload), ack.device == core.device else { return }
             await perform(loop.machine.handle(.acknowledged(ack)), &loop)
@@ -148,17 +156,21 @@ extension AgentService {
     }
 
     /// A checked model (full, or made by a delta) offered to the round machine, adopted if it says so.
-    func offer(
-        _ model: (round: UInt32, hash: UInt64, parameters: [Float]), bytes: Int, fromDelta: Bool, _ loop: inout Loop
-    ) {
+    func offer(_ model: CheckedModel, bytes: Int, fromDelta: Bool, _ loop: inout Loop) async {
         let core = loop.core
-        for action in loop.machine.handle(.modelOffered(round: model.round, hash: model.hash)) {
-            guard case .adopt = action else { continue }
+        let offered = loop.machine.handle(
+            .modelOffered(
+                round: model.round, hash: model.hash, epoch: model.epoch, now: loop.now, verified: trust != nil))
+        for action in offered {
+            guard case .adopt = action else {
+                await perform([action], &loop)
+                continue
+            }
             core.adopt(model, bytes: bytes, fromDelta: fromDelta)
             _ = loop.machine.handle(.modelHeld(round: core.globalRound, hash: core.globalHash))
             logger.info("adopted the global model for round \(model.round)")
             // Its hold-out accuracy travels with the next update (and the periodic status).
-            saveState(core, to: loop.statePath)
+            saveState(loop)
         }
     }
 
@@ -182,7 +194,8 @@ extension AgentService {
         } catch {
             durabilityFailed("reading the outbox", error)
         }
-        _ = loop.machine.handle(.restored(pending: waiting, lastSentRound: core.lastSentRound))
+        let (memory, epoch) = core.roundMemory
+        _ = loop.machine.handle(.restored(pending: waiting, memory: memory, epoch: epoch))
     }
 
     /// Performs the round machine's actions, reporting their outcome back to it.
@@ -195,7 +208,7 @@ extension AgentService {
                     if let payload = try loop.core.update(for: round) {
                         logger.info("round \(round.round): update of \(payload.count) bytes")
                         queue += loop.machine.handle(.built(round: round.round, payload: payload))
-                        saveState(loop.core, to: loop.statePath)
+                        saveState(loop)
                     } else {
                         queue += loop.machine.handle(.notBuilt(round: round.round))
                     }
@@ -225,6 +238,18 @@ extension AgentService {
                 logger.warning("update for round \(round) rejected: \(reason)")
             case .adopt:
                 break  // handled where the model is at hand (receive)
+            case .ignored(let reason, let round):
+                let count = health.withLock { health in
+                    health.ignoredControl[reason, default: 0] += 1
+                    return health.ignoredControl[reason]!
+                }
+                // A restarted broker's stale copies come a few at a time; a flood is summarised.
+                if count <= 3 || count % 100 == 0 {
+                    logger.info("ignored a round or model message for round \(round): \(reason) (\(count) so far)")
+                }
+            case .enteredEpoch(let epoch):
+                logger.notice("following federation epoch \(HexHash(epoch)) (the aggregator's state is new)")
+                saveState(loop)
             }
         }
     }

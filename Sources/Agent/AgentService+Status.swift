@@ -19,6 +19,7 @@ extension AgentService {
         metrics["publish_errors"] = Double(health.publishErrors)
         metrics["updates_rejected"] = Double(health.rejectedUpdates)
         metrics["control_too_large"] = Double(health.oversizedControl)
+        for (reason, count) in health.ignoredControl { metrics["ignored_\(reason)"] = Double(count) }
         if trust != nil {
             metrics["unsigned_control"] = Double(health.unsignedControl)
             metrics["forged_control"] = Double(health.forgedControl)

@@ -47,6 +47,9 @@ public final class AgentService: Sendable {
         var unsignedControl = 0
         /// Production: control messages ignored because their signature did not verify with the aggregator's key.
         var forgedControl = 0
+        /// Announcements, models and answers not followed, by reason (`stale_round`, `stale_model`, `old_epoch`,
+        /// `round_too_far`, `other_epoch`): a restarted broker's stale retained copies land here.
+        var ignoredControl: [String: Int] = [:]
     }
 
     /// Production mode's keys, read at start (nil with `insecure: true`).
@@ -103,6 +106,10 @@ public final class AgentService: Sendable {
             topic: topics.deviceStatus(device), payload: signed(DeviceStatus(device: device, state: "offline").json),
             qos: .atLeastOnce, retain: true)
         configuration.maxInFlight = 256
+        // MQTT 5, so the broker is told the largest packet this agent takes: an oversized sensor message is
+        // dropped there, before anything reads it into memory.
+        configuration.protocolVersion = .v5
+        configuration.maximumIncomingPacketSize = Swift.max(config.maxSensorBytes, config.maxControlBytes) + 65_536
         configuration.reconnect = MQTTReconnectPolicy(minDelay: .milliseconds(100), maxDelay: .seconds(5))
         let client = try MQTTClient(configuration: configuration, logger: logger)
         if config.trimCodePages, let report = CodePages.trim(once: .beforeConnecting) {
@@ -128,7 +135,7 @@ public final class AgentService: Sendable {
             await step(&loop, messages: messages)
         }
         source?.cancel()
-        saveState(core, to: loop.statePath)
+        saveState(loop)
         // The offline status, if the broker is there to take it (a will covers the case it is not).
         if client.isConnected {
             await publish(client, topics.deviceStatus(device), status(core, state: "offline"), retain: true)
@@ -206,10 +213,12 @@ public final class AgentService: Sendable {
         init(_ ingest: SensorIngest) { self.ingest = ingest }
     }
 
-    /// Saves the agent's state atomically; a failure is counted, logged and reported in the status.
-    func saveState(_ core: AgentCore, to path: String) {
-        guard let bytes = core.savedState() else { return }
-        do { try FileIO.replace(path, with: bytes) } catch {
+    /// Saves the agent's state (with the round machine's memory of epochs) atomically; a failure is counted,
+    /// logged and reported in the status.
+    func saveState(_ loop: Loop) {
+        loop.core.roundMemory = (loop.machine.memory, loop.machine.epoch)
+        guard let bytes = loop.core.savedState() else { return }
+        do { try FileIO.replace(loop.statePath, with: bytes) } catch {
             durabilityFailed("saving the agent's state", error)
         }
     }

@@ -31,8 +31,13 @@ final class TaskPipeline {
     var global: [Float]
     var globalHash: UInt64
     var globalRound: UInt32 = 0
-    /// The newest round an update was built for.
+    /// The federation epoch of the model held (0: not given).
+    var globalEpoch: UInt64 = 0
+    /// The newest round an update was built for (in the epoch it was built in).
     var lastSentRound: UInt32 = 0
+    /// The round machine's memory of each epoch, and the epoch it follows (kept with the saved state).
+    var memory = RoundMemory()
+    var epoch: UInt64 = 0
     /// Hold-out accuracy of the global model adopted last.
     var globalHoldoutAccuracy: Double?
 
@@ -109,11 +114,12 @@ final class TaskPipeline {
 
     /// Adopts `parameters` (a decoded global model of `round` and `hash`) and scores it on the held-out
     /// windows.
-    func adopt(_ parameters: [Float], round: UInt32, hash: UInt64) {
+    func adopt(_ parameters: [Float], round: UInt32, hash: UInt64, epoch: UInt64) {
         learner.adoptGlobal(parameters, proximal: false)
         global = parameters
         globalHash = hash
         globalRound = round
+        globalEpoch = epoch
         globalHoldoutAccuracy = accuracy(on: holdout)
     }
 

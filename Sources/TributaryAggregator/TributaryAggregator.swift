@@ -35,6 +35,17 @@ struct TributaryAggregator: AsyncParsableCommand {
     @Option(help: "State directory (overrides the file).")
     var stateDir: String?
 
+    @Flag(
+        help:
+            "Hot standby: if another aggregator holds the state directory, wait for it to stop instead of exiting.")
+    var standby = false
+
+    @Option(
+        help: ArgumentHelp(
+            "Seconds to keep trying the broker at start-up (0: until stopped; overrides the file).",
+            valueName: "seconds"))
+    var connectTimeout: Double?
+
     @Flag(help: "Validate the configuration, print it as JSON, and exit.")
     var check = false
 
@@ -54,6 +65,8 @@ struct TributaryAggregator: AsyncParsableCommand {
             settings = try ConfigLoader.load(path: config)
             settings.broker = try broker.settings(over: settings.broker)
             if let stateDir { settings.stateDir = stateDir }
+            if standby { settings.standby = true }
+            if let connectTimeout { settings.connectTimeoutS = connectTimeout }
             try settings.validate()
         } catch {
             FileHandle.standardError.write(Data("tributary-aggregator: configuration: \(error)\n".utf8))

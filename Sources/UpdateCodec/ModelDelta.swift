@@ -19,7 +19,8 @@ public struct ModelDeltaStream: Sendable {
     /// Encodes the change from ``deviceModel`` towards `model` as a sparse delta of `k` values and advances
     /// ``deviceModel`` to what devices will hold after applying it.
     public mutating func next(
-        model: [Float], task: String, round: UInt32, k: Int, encoding: ValueEncoding, encoder: inout UpdateEncoder
+        model: [Float], task: String, round: UInt32, k: Int, encoding: ValueEncoding, encoder: inout UpdateEncoder,
+        epoch: UInt64? = nil
     ) throws(ZstdError) -> [UInt8] {
         precondition(model.count == deviceModel.count, "the model changed size")
         var delta = [Float](repeating: 0, count: model.count)
@@ -29,7 +30,7 @@ public struct ModelDeltaStream: Sendable {
         let compressed = delta.withUnsafeBufferPointer { feedback.compress($0, k: k, encoding: encoding) }
         let header = UpdateHeader(
             type: .sparseModelDelta, task: task, round: round, dimension: model.count,
-            baseModelHash: ModelHash.of(deviceModel))
+            baseModelHash: ModelHash.of(deviceModel), epoch: epoch)
         let bytes = try encoder.encode(header, compressed)
         for (position, index) in compressed.indices.enumerated() {
             deviceModel[Int(index)] += compressed.values[position]

@@ -50,7 +50,7 @@ public struct UpdateDecoder: ~Copyable {
             throw WireError(.wrongMessageType, "message type 0x\(String(typeCode, radix: 16))", offset: 5)
         }
         let flags = try r.read(UInt8.self, "flags")
-        guard flags & ~7 == 0 else { throw WireError(.malformed, "reserved flag bits set: \(flags)", offset: 6) }
+        guard flags & ~15 == 0 else { throw WireError(.malformed, "reserved flag bits set: \(flags)", offset: 6) }
         let valueCode = try r.read(UInt8.self, "value encoding")
         guard let valueEncoding = ValueEncoding(rawValue: valueCode) else {
             throw WireError(.malformed, "unknown value encoding \(valueCode)", offset: 7)
@@ -79,6 +79,7 @@ public struct UpdateDecoder: ~Copyable {
         let plainLength = Int(try r.read(UInt32.self, "uncompressed body length"))
         let bodyOffset = r.offset
         try r.skip(bodyLength, "body")
+        let epoch = flags & 8 != 0 ? try r.read(UInt64.self, "epoch") : nil
         var metrics: [UInt8: Float] = [:]
         if flags & 4 != 0 {
             let count = Int(try r.read(UInt8.self, "metric count"))
@@ -113,7 +114,8 @@ public struct UpdateDecoder: ~Copyable {
         let header = UpdateHeader(
             type: type, task: task, round: round, device: device, sampleWeight: weight, dimension: dimension, k: k,
             valueEncoding: valueEncoding, indexEncoding: indexEncoding, baseModelHash: hash, compressed: compressed,
-            signature: signature, byteCount: bytes.count, bodyByteCount: plainLength, metrics: metrics)
+            signature: signature, byteCount: bytes.count, bodyByteCount: plainLength, metrics: metrics,
+            epoch: epoch)
         return Parsed(header: header, bodyOffset: bodyOffset, bodyLength: bodyLength)
     }
 

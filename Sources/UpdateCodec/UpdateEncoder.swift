@@ -53,7 +53,9 @@ public struct UpdateEncoder: ~Copyable {
         w.write(UpdateFormat.version)
         w.write(header.type.rawValue)
         w.write(
-            UInt8((isCompressed ? 1 : 0) | (header.signature != nil ? 2 : 0) | (header.metrics.isEmpty ? 0 : 4)))
+            UInt8(
+                (isCompressed ? 1 : 0) | (header.signature != nil ? 2 : 0) | (header.metrics.isEmpty ? 0 : 4)
+                    | (header.epoch == nil ? 0 : 8)))
         w.write(valueEncoding.rawValue)
         w.write(indexEncoding.rawValue)
         w.write(UInt8(header.task.utf8.count))
@@ -68,6 +70,7 @@ public struct UpdateEncoder: ~Copyable {
         w.write(UInt32(payload.count))
         w.write(UInt32(body.count))
         w.write(bytes: payload)
+        if let epoch = header.epoch { w.write(epoch) }
         if !header.metrics.isEmpty {
             w.write(UInt8(header.metrics.count))
             for (id, value) in header.metrics.sorted(by: { $0.key < $1.key }) {
@@ -85,12 +88,13 @@ public struct UpdateEncoder: ~Copyable {
 
     /// Encodes a full model (k = n, dense indices) as float32 or float16.
     public mutating func encodeModel(
-        task: String, round: UInt32, parameters: [Float], valueEncoding: ValueEncoding = .float32
+        task: String, round: UInt32, parameters: [Float], valueEncoding: ValueEncoding = .float32,
+        epoch: UInt64? = nil
     ) throws(ZstdError) -> [UInt8] {
         precondition(valueEncoding == .float32 || valueEncoding == .float16, "models travel as float32 or float16")
         let header = UpdateHeader(
             type: .denseModel, task: task, round: round, dimension: parameters.count,
-            baseModelHash: ModelHash.of(parameters))
+            baseModelHash: ModelHash.of(parameters), epoch: epoch)
         let indices = (0..<parameters.count).map { UInt32($0) }
         return try encode(header, indices: indices, values: parameters, valueEncoding: valueEncoding)
     }

@@ -45,7 +45,7 @@ public enum IndexEncoding: UInt8, Sendable, Hashable, CaseIterable {
 /// | 4 | magic `54 55 50 44` ("TUPD") |
 /// | 1 | version (1) |
 /// | 1 | message type: `0x20` update, `0x30` dense model, `0x31` sparse model delta |
-/// | 1 | flags: bit 0 body is zstd-compressed, bit 1 a signature trailer follows, bit 2 a metrics trailer follows |
+/// | 1 | flags: bit 0 body zstd-compressed, bit 1 signature trailer, bit 2 metrics trailer, bit 3 epoch |
 /// | 1 | value encoding (``ValueEncoding``) |
 /// | 1 | index encoding (``IndexEncoding``) |
 /// | 1 + t | task id: length (1…64) then UTF-8 |
@@ -58,6 +58,7 @@ public enum IndexEncoding: UInt8, Sendable, Hashable, CaseIterable {
 /// | 4 | body length in bytes as sent (u32) |
 /// | 4 | uncompressed body length (u32) |
 /// | body | indices, then values (see ``IndexEncoding`` and ``ValueEncoding``), zstd-compressed if flagged |
+/// | 8 | federation epoch (u64), if flag bit 3: the aggregator state the message belongs to (models, deltas) |
 /// | 1 + 5m | metrics trailer, if flagged: count m (1…16), then m × (id u8, strictly increasing; value f32, finite) |
 /// | 2 + s | signature trailer, if flagged: length (u16) then bytes (verified by the security layer) |
 /// | 4 | CRC32C of everything before |

@@ -31,13 +31,16 @@ public struct UpdateHeader: Sendable, Hashable {
     public var bodyByteCount: Int
     /// What the sender measured, by id (``UpdateFormat/Metric``): a few bytes after the body.
     public var metrics: [UInt8: Float]
+    /// The federation epoch the message belongs to (flag bit 3; models and deltas carry it, so a device can tell
+    /// a model of another epoch, or one a restarted broker restored, from the current one). nil: not carried.
+    public var epoch: UInt64?
 
     /// Creates a header (the codec fills the sizes and encodings).
     public init(
         type: UpdateFormat.MessageType, task: String, round: UInt32, device: String = "", sampleWeight: UInt32 = 0,
         dimension: Int, k: Int = 0, valueEncoding: ValueEncoding = .float32, indexEncoding: IndexEncoding = .dense,
         baseModelHash: UInt64 = 0, compressed: Bool = true, signature: [UInt8]? = nil, byteCount: Int = 0,
-        bodyByteCount: Int = 0, metrics: [UInt8: Float] = [:]
+        bodyByteCount: Int = 0, metrics: [UInt8: Float] = [:], epoch: UInt64? = nil
     ) {
         self.type = type
         self.task = task
@@ -54,6 +57,7 @@ public struct UpdateHeader: Sendable, Hashable {
         self.byteCount = byteCount
         self.bodyByteCount = bodyByteCount
         self.metrics = metrics
+        self.epoch = epoch
     }
 
     /// Bytes a dense float32 vector of the same dimension takes (what frameworks without compression send).

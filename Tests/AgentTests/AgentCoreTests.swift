@@ -81,7 +81,9 @@ struct AgentCoreTests {
         #expect(next.contains("\"count\":100"))
     }
 
-    @Test("an update only for a round that includes the device and holds its model; never twice for a round")
+    @Test(
+        "an update only for a round that includes the device and holds its model (once per round is the round machine's rule)"
+    )
     func updates() throws {
         let core = try AgentCore(device: "a", channels: 4, ringFrames: 2_048, backpressure: true)
         try core.configure(Self.spec)
@@ -97,7 +99,6 @@ struct AgentCoreTests {
         let decoded = try payload.withUnsafeBytes { try decoder.decode($0, expectedTask: "har", expectedDimension: 14) }
         #expect(decoded.header.round == 1 && decoded.header.device == "a" && decoded.header.sampleWeight == 30)
         #expect(decoded.header.k == 7)
-        #expect(try core.update(for: Self.round(1, model: core.globalHash)) == nil, "one update per round")
         // A round may ask for another share of the parameters than the task's.
         var denser = Self.round(2, model: core.globalHash)
         denser.training.kFraction = 1

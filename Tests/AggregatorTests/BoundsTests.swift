@@ -58,16 +58,21 @@ import UpdateCodec
         #expect(out.acks().compactMap(\.reason) == ["weight_too_large", "value_out_of_range"])
     }
 
-    @Test("only the latest rejections are kept: a device refused again and again does not grow the database")
-    func rejectionsPruned() throws {
+    @Test("rejections are counted per source and reason: a flood adds no rows, invented ids get none of their own")
+    func rejectionsCounted() throws {
         let store = try StateStore(path: temporaryDirectory() + "/state.sqlite")
         let refused = (0..<10).map {
             StateStore.Rejection(round: 1, device: "mallory", reason: $0 < 7 ? "unsigned" : "bad_signature", at: 1)
         }
-        try store.record(task: "t1", accepted: [], rejected: refused)
-        #expect(try store.rejectionCounts(task: "t1") == ["unsigned": 7, "bad_signature": 3])
-        try store.prunePayloads(task: "t1", keepingRejections: 4)
-        #expect(try store.rejectionCounts(task: "t1") == ["unsigned": 1, "bad_signature": 3], "the four latest")
+        let invented = (0..<300).map {
+            StateStore.Rejection(round: 1, device: "fake-\($0)", reason: "malformed", at: Int64($0), known: false)
+        }
+        for _ in 0..<3 { try store.record(task: "t1", accepted: [], rejected: refused + invented) }
+        #expect(try store.rejectionCounts(task: "t1") == ["unsigned": 21, "bad_signature": 9, "malformed": 900])
+        let sources = try store.rejectionSources(task: "t1")
+        #expect(sources.keys.sorted() == [StateStore.unknownSource, "mallory"])
+        #expect(sources[StateStore.unknownSource] == ["malformed": 900])
+        #expect(try store.knownDevices() == ["mallory"], "no device row for an invented id")
     }
 
     @Test("a round whose aggregate is not finite fails with a reason, keeps the model, and the next round proceeds")

@@ -32,6 +32,9 @@ import UpdateCodec
             let b = try await TestDevice("b", broker: broker)
             let c = try await TestDevice("c", broker: broker)
             let announcement = try #require(await observer.waitForRound(1))
+            // c was online once (so the aggregator knows it and answers it), and is offline now.
+            try await c.announce("online")
+            try await c.announce("offline")
             // Far over the limit: refused without being decoded, to the round it claims.
             let huge =
                 updateMessage(

@@ -70,6 +70,14 @@ final class TestDevice: Sendable {
 
     func ack(_ round: UInt32) -> UpdateAck? { acks.withLock { $0[round] } }
 
+    /// Publishes this device's status (retained), as an agent does: a device the aggregator has seen online
+    /// is one it knows, and answers.
+    func announce(_ state: String) async throws {
+        try await client.publish(
+            topics.deviceStatus(id), payload: DeviceStatus(device: id, state: state).json, qos: .atLeastOnce,
+            retain: true)
+    }
+
     /// Sends an update and resends it every `every` until it is acknowledged; returns the acknowledgement.
     func send(_ payload: [UInt8], round: UInt32, every: Duration = .seconds(2), timeout: Duration = .seconds(60))
         async throws -> (ack: UpdateAck?, sends: Int)

@@ -54,8 +54,13 @@ public struct AggregatorConfig: Codable, Sendable, Hashable {
     public struct Limits: Codable, Sendable, Hashable {
         /// Largest update message accepted (bytes).
         public var maxUpdateBytes = 4 << 20
-        /// Most devices in the registry.
+        /// Most devices in the device table (development mode: a device takes a place with its first valid
+        /// status or update; past the limit new ids are refused as `fleet_full`). Production knows only the
+        /// registry's devices.
         public var maxDevices = 100_000
+        /// Rounds of history kept in the state (round rows, metrics, update records); older ones are deleted,
+        /// so the database stays bounded however long the task runs.
+        public var keepRounds = 10_000
         /// Most messages waiting to be handled (the network thread then waits briefly, then sheds).
         public var inboxMessages = 16_384
         /// Most bytes of messages waiting to be handled.
@@ -104,6 +109,12 @@ public struct AggregatorConfig: Codable, Sendable, Hashable {
     public var prefix = "tributary/v1"
     /// Directory of the SQLite database and model checkpoints.
     public var stateDir = "state/aggregator"
+    /// Hot standby: when another aggregator holds `state_dir`'s lock, wait for it (trying every quarter second)
+    /// instead of exiting; the standby takes over the state, and the rounds, when the holder stops or dies.
+    public var standby = false
+    /// Seconds to keep trying the broker at start-up before giving up (0: keep trying until stopped). Once
+    /// connected, the aggregator reconnects on its own for as long as it runs.
+    public var connectTimeoutS: Double = 0
     /// The status endpoint.
     public var http = HTTP()
     /// The task served.
@@ -163,6 +174,8 @@ public struct AggregatorConfig: Codable, Sendable, Hashable {
         }
         try check(!prefix.isEmpty && !prefix.contains("+") && !prefix.contains("#"), "prefix", "must be a plain topic")
         try check(!stateDir.isEmpty, "state_dir", "is empty")
+        try check(
+            connectTimeoutS >= 0 && connectTimeoutS.isFinite, "connect_timeout_s", "must be ≥ 0 (0: keep trying)")
         try check((0...65_535).contains(http.port), "http.port", "must be 0…65535 (0: off)")
         do { try task.validate() } catch { throw ConfigError(key: "task", problem: error.description) }
         try check(["sync", "async"].contains(rounds.mode), "rounds.mode", "must be sync or async")
@@ -181,6 +194,7 @@ public struct AggregatorConfig: Codable, Sendable, Hashable {
         do { try strategy.validate() } catch { throw ConfigError(key: "strategy", problem: "\(error)") }
         try check(limits.maxUpdateBytes >= 1_024, "limits.max_update_bytes", "must be at least 1024")
         try check(limits.maxDevices >= 1, "limits.max_devices", "must be at least 1")
+        try check(limits.keepRounds >= 10, "limits.keep_rounds", "must be at least 10")
         try check(limits.inboxMessages >= 16, "limits.inbox_messages", "must be at least 16")
         try check(limits.inboxBytes >= limits.maxUpdateBytes, "limits.inbox_bytes", "must hold at least one update")
         try check(limits.updateBurst >= 1, "limits.update_burst", "must be at least 1")

@@ -22,11 +22,13 @@ extension AggregatorCore {
                     task: spec.task, round: plan.round, specHash: spec.hash?.value ?? spec.contentHash,
                     modelHash: plan.modelHash, mode: config.mode == .synchronous ? .sync : .async,
                     deadlineMs: plan.deadline - grace, selection: config.selection, devices: plan.devices,
-                    training: config.training)
+                    training: config.training, epoch: epoch)
                 logger.info(
                     "round \(plan.round) announced: \(plan.devices.isEmpty ? "open to all" : "\(plan.devices.count) devices selected")"
                 )
-                out.append(Outgoing(topic: topics.round, payload: announcement.json, retain: true))
+                let message = Outgoing(topic: topics.round, payload: announcement.json, retain: true)
+                lastAnnouncement = message
+                out.append(message)
                 try store.saveMachine(task: spec.task, machine: snapshotJSON)
             case .aggregate(let round, let participants):
                 if role.isRoot {
@@ -109,7 +111,7 @@ extension AggregatorCore {
             let k = Swift.max(1, Int((Double(model.count) * spec.codec.downlinkKFraction).rounded()))
             delta = try downlink!.next(
                 model: model, task: spec.task, round: round + 1, k: Swift.min(k, model.count), encoding: .int8,
-                encoder: &encoder)
+                encoder: &encoder, epoch: epoch)
         }
         let applied = ContinuousClock.now
         let hash = ModelHash.of(broadcast)

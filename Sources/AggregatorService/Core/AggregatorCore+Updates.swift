@@ -84,6 +84,10 @@ extension AggregatorCore {
         case .rejected(let who, let round, let reason):
             return reject(device: who, round: round, reason: reason, now: now)
         case .valid(let who, let update):
+            // Development mode: a device new to the table takes a place in it, if there is one.
+            guard admit(who) else {
+                return reject(device: who, round: update.header.round, reason: "fleet_full", now: now)
+            }
             device = who
             decoded = update
         }
@@ -140,17 +144,25 @@ extension AggregatorCore {
         }
     }
 
+    /// Counts a refusal; a known device is also told (an unknown id gets no answer and no row: answering
+    /// invented ids would let anyone make the aggregator publish and store without bound).
     func reject(device: String, round: UInt32, reason: String, now: Int64) {
         metrics.rejected(reason)
         roundRejected[reason, default: 0] += 1
-        stagedRejected.append(StateStore.Rejection(round: round, device: device, reason: reason, at: now))
-        stagedAcks.append(ack(device, round, .rejected, reason: reason))
+        let known = isKnown(device)
+        stagedRejected.append(StateStore.Rejection(round: round, device: device, reason: reason, at: now, known: known))
+        if known { stagedAcks.append(ack(device, round, .rejected, reason: reason)) }
     }
 
     func ack(_ device: String, _ round: UInt32, _ status: UpdateAck.Status, reason: String? = nil) -> Outgoing {
-        Outgoing(
+        // A shard answers in the epoch of the root it follows.
+        let epoch = role.shardID != nil ? following?.epoch ?? 0 : epoch
+        return Outgoing(
             topic: topics.ack(device),
-            payload: UpdateAck(task: spec.task, round: round, device: device, status: status, reason: reason).json)
+            payload: UpdateAck(
+                task: spec.task, round: round, device: device, status: status, reason: reason,
+                epoch: epoch == 0 ? nil : epoch
+            ).json)
     }
 
     /// A device's status message.
@@ -159,6 +171,8 @@ extension AggregatorCore {
         // An empty retained message clears a status: the device is gone.
         let online: Bool
         if payload.isEmpty {
+            // Only a known device can go offline (an empty message on an invented id adds nothing).
+            guard isKnown(device) else { return [] }
             online = false
         } else {
             var body = payload
@@ -176,6 +190,8 @@ extension AggregatorCore {
                 return []
             }
             online = status.isOnline
+            // Online only if known: enrolled (production), or admitted within limits.max_devices (development).
+            guard online ? admit(device) : isKnown(device) else { return [] }
         }
         try? store.deviceStatus(device, status: online ? "online" : "offline", at: now)
         let actions = machine.handle(online ? .deviceOnline(device, now: now) : .deviceOffline(device, now: now))
@@ -184,7 +200,7 @@ extension AggregatorCore {
     }
 
     /// Whether a batch is staged.
-    public var hasStaged: Bool { !stagedAcks.isEmpty || !deferred.isEmpty }
+    public var hasStaged: Bool { !stagedAcks.isEmpty || !stagedRejected.isEmpty || !deferred.isEmpty }
 
     /// Makes the staged batch durable (one transaction), then returns its acknowledgements and the results of the
     /// round logic it triggered.

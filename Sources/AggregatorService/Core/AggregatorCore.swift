@@ -84,9 +84,23 @@ public final class AggregatorCore {
     let evaluation: CentralEvaluation?
     /// Production mode: the signing key and the device registry (nil with `insecure: true`).
     let trust: AggregatorTrust?
+    /// This state's federation epoch (in every specification, announcement, model and acknowledgement).
+    public internal(set) var epoch: UInt64 = 0
+    /// Development mode: the devices admitted so far (the device table), at most `limits.max_devices`.
+    var admitted: Set<String> = []
+    /// Development mode: devices refused because the table was full.
+    var refusedAdmissions = 0
+    /// The round announcement published last (republished with the other retained messages).
+    var lastAnnouncement: Outgoing?
+    /// The state directory's lock, held while the core lives.
+    let lock: StateLock
+    /// The round at which the history was last pruned.
+    var historyPrunedAt: UInt32 = 0
 
-    /// Opens the state in `config.stateDir` and restores the task if it was served before.
-    public init(config: AggregatorConfig, metrics: AggregatorMetrics, logger: Logger) throws {
+    /// Opens the state in `config.stateDir` and restores the task if it was served before. The state
+    /// directory's lock is held for the core's life: `lock` if the caller took it, else it is taken here (and a
+    /// directory another aggregator holds throws ``StateError`` `locked`).
+    public init(config: AggregatorConfig, metrics: AggregatorMetrics, logger: Logger, lock: StateLock? = nil) throws {
         self.config = config
         role = config.role
         spec = config.task.hash == nil ? config.task.sealed() : config.task
@@ -94,6 +108,7 @@ public final class AggregatorCore {
         self.logger = logger
         self.metrics = metrics
         try makeDirectory(config.stateDir)
+        self.lock = try lock ?? StateLock(directory: config.stateDir)
         store = try StateStore(path: config.stateDir + "/aggregator.sqlite")
         if config.insecure {
             trust = nil
@@ -157,6 +172,9 @@ public final class AggregatorCore {
         for update in try store.pendingUpdates(task: spec.task) {
             duplicates.insert(round: update.round, device: update.device)
         }
+        epoch = try store.epoch(task: spec.task)
+        admitted = trust == nil ? try store.knownDevices() : []
+        logger.info("federation epoch \(HexHash(epoch))")
     }
 
     /// The machine's snapshot without its accepted updates (those are the durable updates beyond the watermark):
@@ -191,6 +209,8 @@ public final class AggregatorCore {
         }
     }
 
+    /// The state database (for tools and tests that inspect what was recorded).
+    public var stateStore: StateStore { store }
     /// The current round (model version).
     public var round: UInt32 { machine.round }
     /// The round machine's phase.
@@ -213,10 +233,7 @@ public final class AggregatorCore {
     public func start(now: Int64) throws -> [Outgoing] {
         if role.shardID != nil { return [] }
         let actions = machine.handle(.start(now: now))
-        var out = [
-            Outgoing(topic: topics.spec, payload: spec.json, retain: true),
-            try modelMessage(),
-        ]
+        var out = [specMessage, try modelMessage()]
         if let last = try store.recentMetrics(task: spec.task, limit: 1).first {
             out.append(Outgoing(topic: topics.metrics, payload: last, retain: true))
             lastMetrics = try? RoundMetrics.decode(last)
@@ -224,6 +241,49 @@ public final class AggregatorCore {
         out += try perform(actions, now: now)
         try store.saveMachine(task: spec.task, machine: snapshotJSON)
         return sealed(out)
+    }
+
+    /// The retained messages as this state has them (specification, model, the current announcement, the last
+    /// metrics), to publish again after the broker lost or restored them (a reconnect, a stale copy seen).
+    public func retained() throws -> [Outgoing] {
+        if role.shardID != nil { return [] }
+        var out = [specMessage, try modelMessage()]
+        if let lastAnnouncement { out.append(lastAnnouncement) }
+        if let lastMetrics { out.append(Outgoing(topic: topics.metrics, payload: lastMetrics.json, retain: true)) }
+        return sealed(out)
+    }
+
+    /// The retained specification, with this state's epoch.
+    var specMessage: Outgoing {
+        var published = spec
+        published.epoch = HexHash(epoch)
+        return Outgoing(topic: topics.spec, payload: published.json, retain: true)
+    }
+
+    /// Whether `device` is one this aggregator knows: enrolled (production), or admitted to the device table
+    /// (development). Only known devices get rows, acknowledgements and a place among the online.
+    func isKnown(_ device: String) -> Bool {
+        if let trust { return trust.isEnrolled(device) }
+        return admitted.contains(device)
+    }
+
+    /// Development mode: admits `device` to the device table if it is there already or there is room
+    /// (`limits.max_devices`); production admits only enrolled devices.
+    func admit(_ device: String) -> Bool {
+        if let trust { return trust.isEnrolled(device) }
+        if admitted.contains(device) { return true }
+        guard admitted.count < config.limits.maxDevices else {
+            refusedAdmissions += 1
+            metrics.rejected("fleet_full")
+            if refusedAdmissions <= 3 || refusedAdmissions % 1_000 == 0 {
+                logger.warning(
+                    "refused \(device): limits.max_devices (\(config.limits.maxDevices)) devices are known already (\(refusedAdmissions) refusals)"
+                )
+            }
+            return false
+        }
+        admitted.insert(device)
+        return true
     }
 
     /// Messages as they go out: signed in production (a batch's acknowledgements on every core).
@@ -260,17 +320,26 @@ public final class AggregatorCore {
         }
     }
 
-    /// Housekeeping for idle moments: frees the stored payloads of aggregated updates.
+    /// Housekeeping for idle moments: frees the stored payloads of aggregated updates, and every hundred rounds
+    /// the history older than `limits.keep_rounds`.
     public func idle() {
         guard payloadsToPrune else { return }
         payloadsToPrune = false
         do { try store.prunePayloads(task: spec.task) } catch { logger.warning("pruning payloads: \(error)") }
+        guard machine.round >= historyPrunedAt + 100 else { return }
+        historyPrunedAt = machine.round
+        do {
+            try store.pruneHistory(task: spec.task, currentRound: machine.round, keep: config.limits.keepRounds)
+        } catch {
+            logger.warning("pruning the history: \(error)")
+        }
     }
 
     /// The retained model message; its round is the round that trains on it (after round r: r + 1, even when no
     /// round r + 1 follows).
     func modelMessage(round: UInt32? = nil) throws -> Outgoing {
-        let bytes = try encoder.encodeModel(task: spec.task, round: round ?? machine.round, parameters: broadcast)
+        let bytes = try encoder.encodeModel(
+            task: spec.task, round: round ?? machine.round, parameters: broadcast, epoch: epoch)
         return Outgoing(topic: topics.model, payload: bytes, retain: true)
     }
 }

@@ -24,6 +24,12 @@ public final class AggregatorMetrics: Sendable {
     let inboxShed: CoreMetrics.Gauge
     /// Messages dropped because their device was over its budget (`limits.update_burst`, …).
     let rateLimited: CoreMetrics.Gauge
+    /// Errors of the HTTP endpoint after it started (it keeps listening, or listens again).
+    let httpErrors: CoreMetrics.Counter
+    /// Times the retained messages were published again (a reconnect, a stale copy on the broker).
+    let republished: CoreMetrics.Counter
+    /// The federation epoch's low 32 bits (a state reset shows as a change).
+    let epoch: CoreMetrics.Gauge
 
     /// Metrics in a registry of their own.
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -49,6 +55,9 @@ public final class AggregatorMetrics: Sendable {
         commitTime = CoreMetrics.Timer(label: "tributary_commit_seconds", factory: factory)
         inboxShed = CoreMetrics.Gauge(label: "tributary_inbox_shed_total", factory: factory)
         rateLimited = CoreMetrics.Gauge(label: "tributary_rate_limited_total", factory: factory)
+        httpErrors = CoreMetrics.Counter(label: "tributary_http_errors_total", factory: factory)
+        republished = CoreMetrics.Counter(label: "tributary_retained_republished_total", factory: factory)
+        epoch = CoreMetrics.Gauge(label: "tributary_epoch", factory: factory)
     }
 
     /// Counts a rejected update under its reason.

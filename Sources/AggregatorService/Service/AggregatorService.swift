@@ -30,6 +30,10 @@ public final class AggregatorService: Service, Sendable {
     let accepted = Atomic<Int>(0)
     /// The batch being committed while the next one is received (see ``overlap(_:core:client:)``).
     let committing = Mutex<(batch: StagedBatch, commit: Task<Void, any Error>)?>(nil)
+    /// The payload last published on each retained topic (to tell a stale copy on the broker from the current).
+    let published = Mutex<[String: [UInt8]]>([:])
+    /// When the retained messages were last published again because of a differing copy (ms).
+    let lastRepublish = Atomic<Int64>(0)
     var inFlight: (batch: StagedBatch, commit: Task<Void, any Error>)? {
         get { committing.withLock { $0 } }
         set { committing.withLock { $0 = newValue } }
@@ -40,6 +44,10 @@ public final class AggregatorService: Service, Sendable {
         case message(AggregatorRole.Input, topic: String, payload: [UInt8])
         /// A message over its kind's limit: only its size and first bytes were kept.
         case oversized(AggregatorRole.Input, topic: String, size: Int, prefix: [UInt8])
+        /// The broker accepted a new connection (after the first): the retained messages go out again.
+        case reconnected
+        /// The broker's retained copy of one of this aggregator's retained topics (seen at subscription).
+        case retainedCopy(topic: String, payload: [UInt8])
     }
 
     /// Creates the service; nothing happens until ``run()``. `board` receives the `/status` document.
@@ -81,16 +89,25 @@ public final class AggregatorService: Service, Sendable {
 
     func serve() async throws {
         let role = config.role
+        guard let lock = try await takeLock() else { return }
         let core = try await worker.run { [config, metrics, logger] in
-            try AggregatorCore(config: config, metrics: metrics, logger: logger)
+            try AggregatorCore(config: config, metrics: metrics, logger: logger, lock: lock)
         }
+        metrics.epoch.record(Int(core.epoch & 0xFFFF_FFFF))
         let topics = Topics(prefix: config.prefix, task: core.task.task)
         var configuration = try config.broker.mqttConfiguration(clientID: "tributary-aggregator", cleanSession: false)
         configuration.maxInFlight = 4_096
         configuration.reconnect = MQTTReconnectPolicy(minDelay: .milliseconds(100), maxDelay: .seconds(5))
         let client = try MQTTClient(configuration: configuration, logger: logger)
-        try await client.connect()
+        // The same jittered back-off as the agent's: the broker may come up after the aggregator.
+        client.start()
+        guard try await waitForBroker(client) else {
+            await client.disconnect()
+            return
+        }
         logger.info("connected to \(config.broker.address) as \(configuration.clientID)")
+        let watchers = watchBroker(client, topics: topics, role: role)
+        defer { watchers.cancel() }
         let inbox = self.inbox
         let budgets = self.budgets
         for (filter, input, limit) in role.inputs(topics, limits: config.limits) {
@@ -186,6 +203,12 @@ public final class AggregatorService: Service, Sendable {
             case .oversized(let input, let topic, let size, _):
                 metrics.rejected("too_large")
                 logger.warning("ignoring a \(input) message of \(size) bytes on \(topic): over its limit")
+            case .reconnected:
+                try await republish(core: core, client: client, because: "reconnected to the broker")
+            case .retainedCopy(let topic, let payload):
+                guard retainedDiffers(topic: topic, payload: payload) else { continue }
+                try await republish(
+                    core: core, client: client, because: "the broker holds another copy of \(topic) than this state's")
             }
         }
     }
@@ -237,6 +260,7 @@ public final class AggregatorService: Service, Sendable {
                     message.topic, payload: message.payload, qos: .atLeastOnce, retain: message.retain)
             }
             metrics.bytesOut.increment(by: message.payload.count)
+            if message.retain { published.withLock { $0[message.topic] = message.payload } }
         }
     }
 

@@ -20,7 +20,9 @@ public final class StatusBoard: Sendable {
 /// The HTTP endpoint as a service of its own: `GET /metrics` (Prometheus text format) and `GET /status` (JSON),
 /// on a loopback address by default. FlyingFox: a small, dependency-free async HTTP server on the standard
 /// library's concurrency, enough for two routes and what the aggregator's footprint allows. A port that is
-/// taken is an error at start-up (the group stops); on graceful shutdown it stops listening.
+/// taken is an error at start-up (the group stops, the aggregator exits); once it has listened, a failure
+/// (accept out of descriptors) is counted (`tributary_http_errors_total`) and it listens again after a short
+/// back-off; on graceful shutdown it stops listening.
 public final class StatusServer: Service, Sendable {
     let server: HTTPServer
     let metrics: AggregatorMetrics
@@ -72,19 +74,84 @@ public final class StatusServer: Service, Sendable {
             guard Self.authorized(request, token: token) else { return Self.unauthorized }
             return HTTPResponse(statusCode: .ok, headers: [.contentType: "application/json"], body: Data(board.current))
         }
-        logger.info("status and metrics on http://\(address)/status and /metrics")
         let server = server
         let stopping = Atomic<Bool>(false)
-        do {
-            try await withGracefulShutdownHandler {
-                try await server.run()
-            } onGracefulShutdown: {
-                stopping.store(true, ordering: .releasing)
-                Task { await server.stop(timeout: 2) }
+        let startFailure = Mutex<(any Error)?>(nil)
+        var listened = false
+        var failures = 0
+        await withGracefulShutdownHandler {
+            while !stopping.load(ordering: .acquiring) && !Task.isCancelled {
+                let outcome = await self.serve(server)
+                if stopping.load(ordering: .acquiring) || Task.isCancelled { return }
+                switch outcome {
+                case .listened(let error):
+                    // Accepting failed (out of descriptors, …): counted, and the server listens again.
+                    listened = true
+                    failures += 1
+                    metrics.httpErrors.increment()
+                    logger.error("status endpoint on \(address): \(error); listening again (\(failures) errors)")
+                case .neverListened(let error) where !listened:
+                    startFailure.withLock { $0 = error }
+                    return
+                case .neverListened(let error):
+                    failures += 1
+                    metrics.httpErrors.increment()
+                    logger.error("status endpoint on \(address) cannot listen again yet: \(error)")
+                }
+                try? await Task.sleep(for: .milliseconds(Swift.min(5_000, 100 << Swift.min(failures, 6))))
             }
-        } catch {
-            // Stopping the server ends its run with an error: that is the shutdown asked for, not a failure.
-            if !stopping.load(ordering: .acquiring) && !Task.isCancelled { throw error }
+        } onGracefulShutdown: {
+            stopping.store(true, ordering: .releasing)
+            Task { await server.stop(timeout: 2) }
+        }
+        if let error = startFailure.withLock({ $0 }) {
+            throw StatusServerError(message: "cannot listen on \(address) (is the port taken?): \(error)")
         }
     }
+
+    /// How one run of the server ended.
+    enum Outcome {
+        /// It listened, then failed.
+        case listened(any Error)
+        /// It could not listen at all (bind or listen failed).
+        case neverListened(any Error)
+    }
+
+    /// Runs the server until it fails or is stopped; tells whether it was listening (it logs when it is).
+    func serve(_ server: HTTPServer) async -> Outcome {
+        let listening = Flag()
+        let address = address
+        let logger = logger
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await server.run() }
+                group.addTask {
+                    try await server.waitUntilListening(timeout: 30)
+                    listening.value.store(true, ordering: .releasing)
+                    logger.info("status and metrics on http://\(address)/status and /metrics")
+                    try await Task.sleep(for: .seconds(1_000_000_000))
+                }
+                // The first to end is the server's run (the watcher sleeps once it has seen the server listen).
+                try await group.next()
+                group.cancelAll()
+                throw StatusServerError(message: "the server stopped")
+            }
+        } catch {
+            return listening.value.load(ordering: .acquiring) ? .listened(error) : .neverListened(error)
+        }
+        return .listened(StatusServerError(message: "the server stopped"))
+    }
+}
+
+/// A flag shared with a child task.
+final class Flag: Sendable {
+    let value = Atomic<Bool>(false)
+}
+
+/// The status endpoint could not start.
+public struct StatusServerError: Error, CustomStringConvertible {
+    /// What went wrong.
+    public var message: String
+    /// The message.
+    public var description: String { message }
 }

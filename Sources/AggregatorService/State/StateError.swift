@@ -2,7 +2,7 @@
 public struct StateError: Error, Sendable, CustomStringConvertible {
     /// What failed. A struct over a private enum so new codes can be added without breaking users.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        fileprivate enum Value: Hashable, Sendable { case database, file, corrupt, conflict }
+        fileprivate enum Value: Hashable, Sendable { case database, file, corrupt, conflict, locked }
         fileprivate let value: Value
 
         /// The database refused a read or write (locked, full disk, I/O).
@@ -13,6 +13,8 @@ public struct StateError: Error, Sendable, CustomStringConvertible {
         public static let corrupt = Code(value: .corrupt)
         /// The state belongs to something else (another task specification in the same state directory).
         public static let conflict = Code(value: .conflict)
+        /// Another aggregator holds the state directory's lock.
+        public static let locked = Code(value: .locked)
 
         /// A short, stable name.
         public var description: String {
@@ -21,6 +23,7 @@ public struct StateError: Error, Sendable, CustomStringConvertible {
             case .file: "file"
             case .corrupt: "corrupt"
             case .conflict: "conflict"
+            case .locked: "locked"
             }
         }
     }

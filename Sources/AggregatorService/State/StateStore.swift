@@ -67,6 +67,22 @@ public final class StateStore: Sendable {
                         imported_at INTEGER NOT NULL);
                     """)
         }
+        migrator.registerMigration("v3-recovery") { db in
+            // The federation epoch (random, made with the task's state), and rejections counted per source and
+            // reason instead of one row each (a flood of refusals must not grow the file).
+            try db.execute(
+                sql: """
+                    ALTER TABLE tasks ADD COLUMN epoch INTEGER;
+                    CREATE TABLE rejection_counts (
+                        task TEXT NOT NULL, source TEXT NOT NULL, reason TEXT NOT NULL, count INTEGER NOT NULL,
+                        first_at INTEGER NOT NULL, last_at INTEGER NOT NULL, last_round INTEGER NOT NULL,
+                        PRIMARY KEY (task, source, reason));
+                    INSERT INTO rejection_counts (task, source, reason, count, first_at, last_at, last_round)
+                        SELECT task, device, reason, COUNT(*), MIN(at), MAX(at), MAX(round) FROM rejections
+                        GROUP BY task, device, reason;
+                    DROP TABLE rejections;
+                    """)
+        }
         return migrator
     }
 
@@ -168,13 +184,17 @@ public final class StateStore: Sendable {
         public var reason: String
         /// When (ms).
         public var at: Int64
+        /// Whether the device is one the aggregator knows (enrolled, or within `limits.max_devices`): an unknown
+        /// one is counted under the source `(unknown)` and gets no row in the device table.
+        public var known: Bool
 
         /// Creates a record.
-        public init(round: UInt32, device: String, reason: String, at: Int64) {
+        public init(round: UInt32, device: String, reason: String, at: Int64, known: Bool = true) {
             self.round = round
             self.device = device
             self.reason = reason
             self.at = at
+            self.known = known
         }
     }
 
@@ -199,14 +219,7 @@ public final class StateStore: Sendable {
                 guard db.changesCount > 0 else { continue }
                 try insertPayload.execute(arguments: [db.lastInsertedRowID, Data(update.payload)])
             }
-            let reject = try db.cachedStatement(
-                sql: "INSERT INTO rejections (task, round, device, reason, at) VALUES (?, ?, ?, ?, ?)")
-            for rejection in rejected {
-                try reject.execute(arguments: [
-                    task, Int64(rejection.round), rejection.device, rejection.reason, rejection.at,
-                ])
-                try Self.touch(db, rejection.device, at: rejection.at, accepted: 0, rejected: 1, bytes: 0)
-            }
+            try Self.count(rejected, task: task, db)
         }
     }
 
@@ -339,19 +352,12 @@ public final class StateStore: Sendable {
         try db.execute(sql: "UPDATE tasks SET watermark = MAX(watermark, ?) WHERE id = ?", arguments: [newest, task])
     }
 
-    /// Rejections kept: the latest ones (a device refused at its budget's rate would otherwise grow the file
-    /// without end; the counters on `/metrics` keep the totals).
-    public static let keptRejections = 100_000
-
-    /// Deletes the payloads of aggregated updates (behind the watermark), and all but the latest
-    /// ``keptRejections`` rejections. Not needed for correctness (neither is read again), so the service runs it
-    /// when idle rather than on a round's critical path.
-    public func prunePayloads(task: String, keepingRejections kept: Int = keptRejections) throws(StateError) {
+    /// Deletes the payloads of aggregated updates (behind the watermark). Not needed for correctness (they are
+    /// not read again), so the service runs it when idle rather than on a round's critical path.
+    public func prunePayloads(task: String) throws(StateError) {
         try write { db in
             try db.execute(
                 sql: "DELETE FROM payloads WHERE id <= (SELECT watermark FROM tasks WHERE id = ?)", arguments: [task])
-            try db.execute(
-                sql: "DELETE FROM rejections WHERE id <= (SELECT MAX(id) FROM rejections) - ?", arguments: [kept])
         }
     }
 
@@ -392,7 +398,7 @@ public final class StateStore: Sendable {
         try read { db in
             var counts: [String: Int] = [:]
             for row in try Row.fetchAll(
-                db, sql: "SELECT reason, COUNT(*) AS n FROM rejections WHERE task = ? GROUP BY reason",
+                db, sql: "SELECT reason, SUM(count) AS n FROM rejection_counts WHERE task = ? GROUP BY reason",
                 arguments: [task])
             {
                 counts[row["reason"]] = row["n"]

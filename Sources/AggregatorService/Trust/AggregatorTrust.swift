@@ -62,6 +62,9 @@ public final class AggregatorTrust: Sendable {
         }
     }
 
+    /// Whether `device` is in the registry (active or revoked).
+    public func isEnrolled(_ device: String) -> Bool { table.withLock { $0[device] != nil } }
+
     /// Devices enrolled and active.
     public var activeDevices: Int { table.withLock { $0.values.count { !$0.revoked } } }
 

@@ -105,11 +105,14 @@ public struct RoundAnnouncement: Codable, Sendable, Hashable {
     public var devices: [String]
     /// Local training settings.
     public var training: LocalTraining
+    /// The federation epoch: which aggregator state numbers these rounds (a new state starts a new epoch and
+    /// its rounds at 1 again). 0: not given (an aggregator from before epochs).
+    public var epoch: UInt64
 
     /// Creates an announcement.
     public init(
         task: String, round: UInt32, specHash: UInt64, modelHash: UInt64, mode: Mode, deadlineMs: Int64,
-        selection: Selection, devices: [String], training: LocalTraining
+        selection: Selection, devices: [String], training: LocalTraining, epoch: UInt64 = 0
     ) {
         self.task = task
         self.round = round
@@ -120,16 +123,18 @@ public struct RoundAnnouncement: Codable, Sendable, Hashable {
         self.selection = selection
         self.devices = devices
         self.training = training
+        self.epoch = epoch
     }
 
     /// Whether `device` is asked to take part.
     public func includes(_ device: String) -> Bool { devices.isEmpty || devices.contains(device) }
 
     enum CodingKeys: String, CodingKey {
-        case v, task, round, specHash, modelHash, mode, deadlineMs, selection, devices, training
+        case v, task, round, specHash, modelHash, mode, deadlineMs, selection, devices, training, epoch
     }
 
-    /// Reads a message; `selection` (default: all), `devices` (default: none, open to all) may be absent.
+    /// Reads a message; `selection` (default: all), `devices` (default: none, open to all) and `epoch`
+    /// (default 0) may be absent.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         v = try c.decode(Int.self, forKey: .v)
@@ -142,6 +147,7 @@ public struct RoundAnnouncement: Codable, Sendable, Hashable {
         selection = try c.decodeIfPresent(Selection.self, forKey: .selection) ?? Selection()
         devices = try c.decodeIfPresent([String].self, forKey: .devices) ?? []
         training = try c.decode(LocalTraining.self, forKey: .training)
+        epoch = try c.decodeIfPresent(HexHash.self, forKey: .epoch)?.value ?? 0
     }
 
     /// Writes a message, leaving out what has its default (it goes to every device every round).
@@ -157,6 +163,7 @@ public struct RoundAnnouncement: Codable, Sendable, Hashable {
         if selection != Selection() { try c.encode(selection, forKey: .selection) }
         if !devices.isEmpty { try c.encode(devices, forKey: .devices) }
         try c.encode(training, forKey: .training)
+        if epoch != 0 { try c.encode(HexHash(epoch), forKey: .epoch) }
     }
 
     /// The JSON message.
@@ -201,19 +208,25 @@ public struct UpdateAck: Codable, Sendable, Hashable {
     public var status: Status
     /// For rejections: the reason code (`late_round`, `stale_model`, `bad_checksum`, …).
     public var reason: String?
+    /// The federation epoch of the answering aggregator (nil: not given).
+    public var epoch: HexHash?
 
     /// Creates an acknowledgement.
-    public init(task: String, round: UInt32, device: String, status: Status, reason: String? = nil) {
+    public init(
+        task: String, round: UInt32, device: String, status: Status, reason: String? = nil, epoch: UInt64? = nil
+    ) {
         self.task = task
         self.round = round
         self.device = device
         self.status = status
         self.reason = reason
+        self.epoch = epoch.map(HexHash.init)
     }
 
     /// The JSON message (written directly: the aggregator sends one per update).
     public var json: [UInt8] {
         var text = "{\"device\":" + JSONString.quoted(device)
+        if let epoch { text += ",\"epoch\":\"\(epoch)\"" }
         if let reason { text += ",\"reason\":" + JSONString.quoted(reason) }
         text +=
             ",\"round\":\(round),\"status\":\"\(status.rawValue)\",\"task\":" + JSONString.quoted(task) + ",\"v\":\(v)}"

@@ -133,6 +133,9 @@ public struct TaskSpec: Codable, Sendable, Hashable {
     public var codec: Codec
     /// FNV-1a of the canonical JSON of everything else (16 hex digits).
     public var hash: HexHash?
+    /// The federation epoch of the aggregator state that publishes it (not part of the hash: the same task in
+    /// a new state is the same task).
+    public var epoch: HexHash?
 
     /// Creates a specification; call ``sealed()`` to set its hash.
     public init(task: String, model: Model, data: Data, training: Training = Training(), codec: Codec = Codec()) {
@@ -146,10 +149,11 @@ public struct TaskSpec: Codable, Sendable, Hashable {
     /// Parameters of the model.
     public var dimension: Int { model.network.parameterCount }
 
-    /// The hash of the content (every field but ``hash``).
+    /// The hash of the content (every field but ``hash`` and ``epoch``).
     public var contentHash: UInt64 {
         var unsealed = self
         unsealed.hash = nil
+        unsealed.epoch = nil
         return ControlJSON.fnv1a(ControlJSON.encode(unsealed))
     }
 

@@ -9,8 +9,12 @@
 /// - it is stored in the outbox *before* it is first published, and published again every
 ///   ``Configuration/resendMilliseconds`` until an acknowledgement (accepted, duplicate or rejected) comes, or
 ///   a later synchronous round makes it useless; then the outbox forgets it;
-/// - a model is adopted when its hash differs from the one held (an older round's model too: after the
-///   aggregator's state is reset, its rounds start again from 1).
+/// - rounds and models belong to a federation epoch (the aggregator's state): within one they only move
+///   forwards (an older announcement or model, such as a restarted broker's stale retained copy, is ignored with
+///   a reason), and a new epoch (the aggregator's state was reset, its rounds start again from 1) is followed
+///   with a memory of its own (``RoundMemory``); an unsigned announcement or model far ahead of what the
+///   epoch has shown is not believed (see ``Configuration/unsignedJump``);
+/// - a model is adopted when it is admitted and its hash differs from the one held.
 public struct AgentRoundMachine: Sendable {
     /// Settings.
     public struct Configuration: Sendable, Hashable {
@@ -20,25 +24,38 @@ public struct AgentRoundMachine: Sendable {
         public var resendMilliseconds: Int64
         /// Windows a device must hold before it contributes.
         public var minWindows: Int
+        /// How far past the newest round (or model round) of its epoch an unsigned announcement (or model) may
+        /// be and still be believed, plus ``unsignedJumpPerSecond`` for each second since the epoch was last
+        /// heard from. A signed one is believed at any distance. Development mode only: it keeps one forged
+        /// round number (2³²−1) from shutting a device out of its federation.
+        public var unsignedJump: UInt32
+        /// Rounds added to ``unsignedJump`` per second of silence (a device that was away may find the
+        /// federation far ahead).
+        public var unsignedJumpPerSecond: UInt32
 
         /// Settings.
-        public init(device: String, resendMilliseconds: Int64 = 3_000, minWindows: Int = 20) {
+        public init(
+            device: String, resendMilliseconds: Int64 = 3_000, minWindows: Int = 20, unsignedJump: UInt32 = 10_000,
+            unsignedJumpPerSecond: UInt32 = 1_000
+        ) {
             self.device = device
             self.resendMilliseconds = resendMilliseconds
             self.minWindows = minWindows
+            self.unsignedJump = unsignedJump
+            self.unsignedJumpPerSecond = unsignedJumpPerSecond
         }
     }
 
     /// What happened.
     public enum Event: Sendable, Hashable {
-        /// Start-up: the updates the outbox held, and the newest round an update was sent for (saved state).
-        case restored(pending: [Pending], lastSentRound: UInt32)
-        /// A round announcement arrived (retained, or new).
-        case announced(RoundAnnouncement)
+        /// Start-up: the updates the outbox held, the round memory and the epoch they belong to (saved state).
+        case restored(pending: [Pending], memory: RoundMemory, epoch: UInt64)
+        /// A round announcement arrived (retained, or new); `verified`: its signature was checked.
+        case announced(RoundAnnouncement, now: Int64, verified: Bool)
         /// The aggregator answered for an update.
         case acknowledged(UpdateAck)
-        /// A model message arrived and decoded: its round and hash.
-        case modelOffered(round: UInt32, hash: UInt64)
+        /// A model message arrived and decoded: its round, hash and epoch (0: none given).
+        case modelOffered(round: UInt32, hash: UInt64, epoch: UInt64, now: Int64, verified: Bool)
         /// The model now held (after adopting, or restoring state).
         case modelHeld(round: UInt32, hash: UInt64)
         /// An update was built for a round (the payload to store, then publish).
@@ -89,6 +106,11 @@ public struct AgentRoundMachine: Sendable {
         case adopt(round: UInt32)
         /// The aggregator rejected an update: its round and reason (for the log and the counters).
         case rejected(round: UInt32, reason: String)
+        /// A message was not followed (`stale_round`, `stale_model`, `old_epoch`, `round_too_far`,
+        /// `other_epoch`): for the counters.
+        case ignored(reason: String, round: UInt32)
+        /// The device now follows another federation epoch (the aggregator's state was reset).
+        case enteredEpoch(UInt64)
     }
 
     /// The settings.
@@ -96,9 +118,13 @@ public struct AgentRoundMachine: Sendable {
     /// The round announced last.
     public private(set) var round: RoundAnnouncement?
     /// Updates waiting for their acknowledgement, by round.
-    public private(set) var pending: [UInt32: Pending] = [:]
-    /// The newest round an update was built for (never built twice).
-    public private(set) var lastBuiltRound: UInt32 = 0
+    public internal(set) var pending: [UInt32: Pending] = [:]
+    /// The epoch followed (0: none yet, or an aggregator from before epochs).
+    public internal(set) var epoch: UInt64 = 0
+    /// What each epoch showed (saved with the agent's state).
+    public internal(set) var memory = RoundMemory()
+    /// The newest round of the current epoch an update was built for (never built twice).
+    public var lastBuiltRound: UInt32 { memory[epoch]?.built ?? 0 }
     /// The model held: its round and hash.
     public private(set) var model: (round: UInt32, hash: UInt64) = (0, 0)
     /// A build is under way for this round.
@@ -112,35 +138,59 @@ public struct AgentRoundMachine: Sendable {
     /// Takes an event; returns what to do, in order.
     public mutating func handle(_ event: Event) -> [Action] {
         switch event {
-        case .restored(let waiting, let lastSent):
-            lastBuiltRound = Swift.max(lastBuiltRound, lastSent)
+        case .restored(let waiting, let saved, let savedEpoch):
+            memory = saved
+            epoch = savedEpoch
             for update in waiting where pending[update.round] == nil {
                 pending[update.round] = Pending(round: update.round, payload: update.payload, stored: true)
-                lastBuiltRound = Swift.max(lastBuiltRound, update.round)
+                memory.update(epoch) { $0.built = Swift.max($0.built, update.round) }
             }
             return []
-        case .announced(let announcement):
+        case .announced(let announcement, let now, let verified):
+            if let reason = refusal(
+                epoch: announcement.epoch, round: announcement.round, hash: nil, now: now, verified: verified)
+            {
+                return [.ignored(reason: reason, round: announcement.round)]
+            }
+            var actions = enter(announcement.epoch)
+            memory.update(epoch) {
+                $0.round = Swift.max($0.round, announcement.round)
+                $0.seenAt = now
+            }
             round = announcement
-            guard announcement.mode == .sync else { return [] }
+            guard announcement.mode == .sync else { return actions }
             // A synchronous round makes every update for an earlier one useless.
-            return pending.keys.sorted().filter { $0 < announcement.round }.map { old in
+            actions += pending.keys.sorted().filter { $0 < announcement.round }.map { old in
                 pending[old] = nil
                 return .discard(round: old)
             }
+            return actions
         case .acknowledged(let ack):
+            // An answer from another epoch's aggregator is not about this epoch's updates.
+            if let from = ack.epoch?.value, from != epoch { return [.ignored(reason: "other_epoch", round: ack.round)] }
             guard pending.removeValue(forKey: ack.round) != nil else { return [] }
             var actions: [Action] = [.discard(round: ack.round)]
             if ack.status == .rejected { actions.append(.rejected(round: ack.round, reason: ack.reason ?? "")) }
             return actions
-        case .modelOffered(let offeredRound, let hash):
-            guard hash != model.hash else { return [] }
-            return [.adopt(round: offeredRound)]
+        case .modelOffered(let offeredRound, let hash, let offeredEpoch, let now, let verified):
+            if let reason = refusal(epoch: offeredEpoch, round: offeredRound, hash: hash, now: now, verified: verified)
+            {
+                return [.ignored(reason: reason, round: offeredRound)]
+            }
+            var actions = enter(offeredEpoch)
+            memory.update(epoch) {
+                $0.modelRound = Swift.max($0.modelRound, offeredRound)
+                $0.modelHash = hash
+                $0.seenAt = now
+            }
+            if hash != model.hash { actions.append(.adopt(round: offeredRound)) }
+            return actions
         case .modelHeld(let heldRound, let hash):
             model = (heldRound, hash)
             return []
         case .built(let builtRound, let payload):
             building = nil
-            lastBuiltRound = Swift.max(lastBuiltRound, builtRound)
+            memory.update(epoch) { $0.built = Swift.max($0.built, builtRound) }
             pending[builtRound] = Pending(round: builtRound, payload: payload, stored: false)
             return [.store(round: builtRound, payload: payload)]
         case .notBuilt(let builtRound):

@@ -32,7 +32,7 @@ extension MosquittoBroker {
             "log_dest file \(logFile.path)",
             "persistence \(options.persistence)",
             "persistence_location \(directory.path)/",
-            "autosave_interval 1",
+            "autosave_interval \(options.autosaveInterval)",
             "listener \(port) \(host)",
         ]
         if let certificates {

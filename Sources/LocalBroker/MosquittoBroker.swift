@@ -23,6 +23,9 @@ public final class MosquittoBroker: @unchecked Sendable {
         public var requireClientCertificate = false
         /// Keep sessions and retained messages across restarts.
         public var persistence = true
+        /// Seconds between saves of the persistence file (Mosquitto also saves when stopped with SIGTERM, never
+        /// when killed): a large value makes a `kill()` restore an old snapshot, as a shipped broker does.
+        public var autosaveInterval = 1
         /// Override the template's per-client queue limit (Mosquitto's own default, 1000, drops silently).
         public var maxQueuedMessages: Int?
         /// Override the template's in-flight window towards subscribers.

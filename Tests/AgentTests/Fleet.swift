@@ -290,6 +290,16 @@ final class Watcher: Sendable {
     }
 
     func raw(_ topic: String) -> [[UInt8]] { state.withLock { $0.raw[topic] ?? [] } }
+    /// The newest round whose metrics arrived (0: none).
+    func lastRound() -> UInt32 { state.withLock { $0.metrics.keys.max() ?? 0 } }
+    /// Forgets the rounds seen (metrics, announcements), for a federation that starts its rounds again.
+    func forgetRounds() {
+        state.withLock {
+            $0.metrics = [:]
+            $0.rounds = []
+            $0.announcements = [:]
+        }
+    }
     func updates(_ device: String) -> [[UInt8]] { state.withLock { $0.updates[device] ?? [] } }
     func states(_ device: String) -> [String] { state.withLock { $0.states[device] ?? [] } }
     func announcement(_ round: UInt32) -> RoundAnnouncement? { state.withLock { $0.announcements[round] } }

@@ -54,6 +54,48 @@ import TributaryTestSupport
         }
     }
 
+    @Test("the agent announces its largest packet (MQTT 5): the broker never delivers a larger sensor message")
+    func maximumPacket() async throws {
+        try await withBroker { broker in
+            var template = Array("/tmp/tributary-agent-packet-XXXXXX".utf8CString)
+            let directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+            // Packets up to 64 KiB + 64 KiB: a 4 KiB batch arrives (and is refused by the 512-byte sensor limit),
+            // a 1 MiB one is dropped by the broker before the agent reads a byte of it.
+            let yaml = """
+                device_id: p1
+                insecure: true
+                broker: {host: 127.0.0.1, port: \(broker.port)}
+                state_dir: \(directory)/state
+                source: {kind: mqtt, stream: imu, channels: 2}
+                max_sensor_bytes: 512
+                max_control_bytes: 65536
+                status_interval_s: 0.2
+                """
+            try yaml.write(toFile: "\(directory)/agent.yaml", atomically: true, encoding: .utf8)
+            let watcher = try await Watcher(broker: broker)
+            let agent = try ChildProcess(
+                builtExecutable("tributary-agent"), ["--config", "\(directory)/agent.yaml"],
+                standardOutput: "\(directory)/agent.log")
+            func log() -> String { (try? String(contentsOfFile: "\(directory)/agent.log", encoding: .utf8)) ?? "" }
+            #expect(await eventually { watcher.status("p1")?.isOnline == true }, "\(log())")
+            let client = try await broker.connectedClient("sensor")
+            let topic = "tributary/v1/dev/p1/sensor/imu"
+            try await client.publishConfirmed(topic, payload: [UInt8](repeating: 7, count: 4_096))
+            try await client.publishConfirmed(topic, payload: [UInt8](repeating: 7, count: 1 << 20))
+            let good = SensorBatch.encode(
+                sequence: 1, channels: 2, values: [1, 2, 3, 4], base: 1_000, timing: .fixedPeriod(100))
+            try await client.publishConfirmed(topic, payload: good)
+            #expect(
+                await eventually(timeout: .seconds(20)) { watcher.status("p1")?.metrics?["ingest_batches"] == 1 },
+                "\(String(describing: watcher.status("p1")?.metrics)) \(log())")
+            let metrics = watcher.status("p1")?.metrics ?? [:]
+            #expect(metrics["ingest_rejected_too_large"] == 1, "only the 4 KiB message reached the agent: \(metrics)")
+            await client.disconnect()
+            #expect(await agent.terminate(grace: .seconds(15)) == 0)
+            await watcher.close()
+        }
+    }
+
     @Test("an outbox the disk will not keep: the update is not sent, and the failure is in the status and the log")
     func durability() async throws {
         try await withBroker { broker in

@@ -4,6 +4,7 @@ import Glibc
 import MQTT
 import Synchronization
 import TributaryTestSupport
+import Trust
 import UpdateCodec
 
 /// The `tributary-aggregator` binary, next to the test bundle.
@@ -72,9 +73,10 @@ final class TestDevice: Sendable {
 
     /// Publishes this device's status (retained), as an agent does: a device the aggregator has seen online
     /// is one it knows, and answers.
-    func announce(_ state: String) async throws {
+    func announce(_ state: String, signedBy key: SigningKey? = nil) async throws {
+        let json = DeviceStatus(device: id, state: state).json
         try await client.publish(
-            topics.deviceStatus(id), payload: DeviceStatus(device: id, state: state).json, qos: .atLeastOnce,
+            topics.deviceStatus(id), payload: key.map { SignedJSON.seal(json, with: $0) } ?? json, qos: .atLeastOnce,
             retain: true)
     }
 

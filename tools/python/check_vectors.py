@@ -467,8 +467,16 @@ def check_metrics_trailer() -> str:
     ]
     for name, raw, code in rejections:
         expect_wire_error(_with_trailer(plain, raw), {code}, f"metrics trailer {name}")
-    expect_wire_error(_with_trailer(plain, b"", extra_flags=8), {"malformed"}, "flag bit 3")
-    return f"metrics trailer: layout, read back, unknown ids kept, {len(rejections) + 1} rejections"
+    expect_wire_error(_with_trailer(plain, b"", extra_flags=16), {"malformed"}, "flag bit 4")
+    # The federation epoch (flag bit 3): 8 bytes after the body, before the metrics trailer.
+    epoch = 0x0123456789ABCDEF
+    with_epoch = tw.encode_update(**_TRAILER_BASE, epoch=epoch, metrics={tw.METRIC_HOLDOUT_ACCURACY: 0.8125})
+    field(
+        with_epoch.hex(), _with_trailer(plain, struct.pack("<Q", epoch) + trailer, extra_flags=12).hex(),
+        "epoch layout (flag bit 3, before the metrics trailer)")
+    field(tw.decode_update(with_epoch)["epoch"], epoch, "epoch read back")
+    expect_wire_error(_with_trailer(plain, b"\x01\x02", extra_flags=8), {"truncated"}, "epoch cut short")
+    return f"metrics trailer and epoch: layout, read back, unknown ids kept, {len(rejections) + 2} rejections"
 
 
 def check_downlink() -> str:

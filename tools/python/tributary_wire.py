@@ -642,7 +642,7 @@ def decode_update(
     if type_code not in MESSAGE_TYPES:
         raise WireError("wrong_message_type", f"message type 0x{type_code:02x} is not an update or model", 5)
     flags = r.u8("flags")
-    if flags & 0xF8:
+    if flags & 0xF0:
         raise WireError("malformed", f"reserved flag bits set: 0x{flags:02x}", 6)
     value_code = r.u8("value encoding")
     if value_code not in VALUE_ENCODINGS:
@@ -673,6 +673,7 @@ def decode_update(
     plain_length = r.u32("uncompressed body length")
     body_offset = r.pos
     body = r.take(body_length, "body")
+    epoch = r.u64("epoch") if flags & 8 else None
     metrics: dict[int, np.float32] = {}
     if flags & 4:
         count_at = r.pos
@@ -743,6 +744,7 @@ def decode_update(
         base_model_hash=format(model_hash_value, "x"),
         signature=signature,
         metrics=metrics,
+        epoch=epoch,
         body_offset=body_offset,
         body_length=body_length,
         uncompressed_body_length=plain_length,
@@ -875,11 +877,13 @@ def encode_update(
     index_encoding: Optional[str] = None,
     signature: Optional[bytes] = None,
     metrics: Optional[dict[int, float]] = None,
+    epoch: Optional[int] = None,
 ) -> bytes:
     """An uncompressed update or model message (flags bit 0 clear), laid out as the specification's table.
 
     ``metrics`` ({id: value}, at most 16, finite; values rounded to float32) becomes the metrics trailer (flag
-    bit 2), written in ascending id order. ``signature`` is written as given after it (flag bit 1); a real
+    bit 2), written in ascending id order; ``epoch`` (u64) the federation epoch field (flag bit 3) before it.
+    ``signature`` is written as given after it (flag bit 1); a real
     signature would cover every byte before the trailer, with flag bit 1 already set."""
     type_code = {name: code for code, name in MESSAGE_TYPES.items()}[message_type]
     index_name, index_bytes = encode_indices(indices, dimension, index_encoding)
@@ -898,7 +902,7 @@ def encode_update(
             if not 0 <= int(metric) <= 255 or not np.isfinite(value):
                 raise ValueError(f"metric {metric}: ids are 0...255, values finite")
             trailer += struct.pack("<B", int(metric)) + value.astype("<f4").tobytes()
-    flags = (2 if signature is not None else 0) | (4 if trailer else 0)
+    flags = (2 if signature is not None else 0) | (4 if trailer else 0) | (8 if epoch is not None else 0)
     out = bytearray(UPDATE_MAGIC)
     out += struct.pack("<BBBBB", 1, type_code, flags, VALUE_CODES[value_encoding], INDEX_CODES[index_name])
     out += struct.pack("<B", len(task_bytes)) + task_bytes
@@ -906,6 +910,8 @@ def encode_update(
     out += struct.pack("<B", len(device_bytes)) + device_bytes
     out += struct.pack("<IIIQII", sample_weight, dimension, k, model_hash_value, len(body), len(body))
     out += body
+    if epoch is not None:
+        out += struct.pack("<Q", epoch)
     out += trailer
     if signature is not None:
         out += struct.pack("<H", len(signature)) + signature

@@ -15,7 +15,7 @@ extension AggregatorCore {
         if let trust,
             let refusal = checked?.device == device ? checked?.refusal : trust.check(update: payload, device: device)
         {
-            logger.info("rejected an update from \(device): \(refusal.rawValue)")
+            logRejection("rejected an update from \(device): \(refusal.rawValue)")
             return .rejected(device: device, round: UpdateDecoder.claimedRound(payload) ?? 0, reason: refusal.rawValue)
         }
         let decoded: DecodedUpdate
@@ -23,7 +23,7 @@ extension AggregatorCore {
             decoded = try decoder.decode(payload, expectedTask: spec.task, expectedDimension: spec.dimension)
         } catch {
             let round = UpdateDecoder.claimedRound(payload) ?? 0
-            logger.info("rejected an update from \(device): \(error)")
+            logRejection("rejected an update from \(device): \(error)")
             return .rejected(device: device, round: round, reason: error.code.name)
         }
         guard decoded.header.type == .update else {
@@ -34,7 +34,7 @@ extension AggregatorCore {
         }
         // An agent trains on at most the samples the round asked for: a heavier claim outweighs honest devices.
         guard Int(decoded.header.sampleWeight) <= config.rounds.local.samples else {
-            logger.info(
+            logRejection(
                 "rejected an update from \(device): weight \(decoded.header.sampleWeight) above the round's \(config.rounds.local.samples) samples"
             )
             return .rejected(device: device, round: decoded.header.round, reason: "weight_too_large")
@@ -42,10 +42,21 @@ extension AggregatorCore {
         if let violation = config.strategy.violation(
             weight: Double(decoded.header.sampleWeight), values: decoded.values)
         {
-            logger.info("rejected an update from \(device): \(violation) (weight \(decoded.header.sampleWeight))")
+            logRejection("rejected an update from \(device): \(violation) (weight \(decoded.header.sampleWeight))")
             return .rejected(device: device, round: decoded.header.round, reason: violation.rawValue)
         }
         return .valid(device: device, update: decoded)
+    }
+
+    /// Logs a refusal: the first 20 one by one, then one in a thousand with the count (a flood of refusals
+    /// must not fill the disk with log lines; the counters on `/metrics` and in the state keep every one).
+    func logRejection(_ message: @autoclosure () -> String) {
+        rejectionsLogged += 1
+        if rejectionsLogged <= 20 {
+            logger.info("\(message())")
+        } else if rejectionsLogged % 1_000 == 0 {
+            logger.info("\(message()) (\(rejectionsLogged) rejections so far; logged one in a thousand)")
+        }
     }
 
     /// What ``validate(_:topic:)`` found.
@@ -63,7 +74,7 @@ extension AggregatorCore {
             metrics.rejected("bad_topic")
             return
         }
-        logger.info(
+        logRejection(
             "rejected an update of \(size) bytes from \(device): over the \(config.limits.maxUpdateBytes)-byte limit")
         reject(device: device, round: UpdateDecoder.claimedRound(prefix) ?? 0, reason: "too_large", now: now)
     }

@@ -94,6 +94,8 @@ public final class AggregatorCore {
     var lastAnnouncement: Outgoing?
     /// The state directory's lock, held while the core lives.
     let lock: StateLock
+    /// Rejections so far (``logRejection(_:)`` logs the first ones, then one in a thousand).
+    var rejectionsLogged = 0
     /// The round at which the history was last pruned.
     var historyPrunedAt: UInt32 = 0
 

@@ -18,6 +18,9 @@ public final class StateStore: Sendable {
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // The write-ahead log is checkpointed every 1,000 pages (SQLite's default), and cut back to 8 MiB
+            // after a checkpoint: a round of large updates must not leave a log of its size behind for good.
+            try db.execute(sql: "PRAGMA journal_size_limit = 8388608")
         }
         do {
             queue = try DatabaseQueue(path: path, configuration: configuration)

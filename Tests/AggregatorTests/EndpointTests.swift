@@ -1,0 +1,83 @@
+import Foundation
+import Glibc
+import Testing
+import TributaryTestSupport
+
+/// The status endpoint at start-up and under descriptor exhaustion, in the real executable.
+@Suite(.serialized) struct EndpointTests {
+    @Test("an HTTP port already taken fails start-up with a clear error (exit 1), instead of running without it")
+    func portTaken() async throws {
+        try await withBroker { broker in
+            let directory = temporaryDirectory()
+            // A listener holds the port.
+            let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(holder) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            #expect(bound == 0 && listen(holder, 4) == 0)
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(holder, $0, &length) }
+            }
+            let port = Int(UInt16(bigEndian: address.sin_port))
+            let aggregator = try AggregatorProcess(
+                yaml: aggregatorYAML(
+                    port: broker.port, stateDir: directory + "/state", httpPort: port, minParticipants: 1),
+                directory: directory)
+            #expect(await aggregator.process.waitForExit(timeout: .seconds(60)) == 1, "\(aggregator.output)")
+            #expect(aggregator.output.contains("cannot listen on 127.0.0.1:\(port) (is the port taken?)"))
+        }
+    }
+
+    @Test("out of descriptors, the endpoint counts the accept error and listens again when they are back")
+    func acceptErrors() async throws {
+        try await withBroker { broker in
+            let directory = temporaryDirectory()
+            let httpPort = try FreePort.pick()
+            let config = directory + "/aggregator.yaml"
+            try aggregatorYAML(
+                port: broker.port, stateDir: directory + "/state", httpPort: httpPort, minParticipants: 1,
+                duration: 600
+            ).write(toFile: config, atomically: true, encoding: .utf8)
+            // Few descriptors: a burst of connections exhausts them.
+            let process = try ChildProcess(
+                "/bin/sh", ["-c", "ulimit -n 48 && exec \(aggregatorBinary) --config \(config)"],
+                standardOutput: directory + "/aggregator.log")
+            defer { process.send(SIGKILL) }
+            let log = { (try? String(contentsOfFile: directory + "/aggregator.log", encoding: .utf8)) ?? "" }
+            #expect(await eventually(timeout: .seconds(60)) { httpGet(port: httpPort, path: "/status")?.0 == 200 })
+            var held: [Int32] = []
+            for _ in 0..<80 {
+                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                var address = sockaddr_in()
+                address.sin_family = sa_family_t(AF_INET)
+                address.sin_port = in_port_t(UInt16(httpPort).bigEndian)
+                address.sin_addr.s_addr = inet_addr("127.0.0.1")
+                let connected = withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                }
+                if connected == 0 { held.append(fd) } else { close(fd) }
+            }
+            #expect(await eventually(timeout: .seconds(30)) { log().contains("listening again") }, "\(log())")
+            for fd in held { close(fd) }
+            #expect(process.isRunning, "the aggregator keeps running: \(log())")
+            #expect(
+                await eventually(timeout: .seconds(60)) {
+                    guard let metrics = httpGet(port: httpPort, path: "/metrics"), metrics.0 == 200 else {
+                        return false
+                    }
+                    return metrics.1.split(separator: "\n").contains { line in
+                        line.hasPrefix("tributary_http_errors_total ") && !line.hasSuffix(" 0")
+                    }
+                }, "\(log())")
+        }
+    }
+}

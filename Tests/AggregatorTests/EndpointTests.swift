@@ -46,9 +46,12 @@ import TributaryTestSupport
                 duration: 600
             ).write(toFile: config, atomically: true, encoding: .utf8)
             // Few descriptors: a burst of connections exhausts them.
-            let process = try ChildProcess(
-                "/bin/sh", ["-c", "ulimit -n 48 && exec \(aggregatorBinary) --config \(config)"],
-                standardOutput: directory + "/aggregator.log")
+            // Descriptors the test runner left open are closed first, so the limit means the same in any run.
+            let script = """
+                for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-" 2>/dev/null; done
+                ulimit -n 48 && exec \(aggregatorBinary) --config \(config)
+                """
+            let process = try ChildProcess("/bin/bash", ["-c", script], standardOutput: directory + "/aggregator.log")
             defer { process.send(SIGKILL) }
             let log = { (try? String(contentsOfFile: directory + "/aggregator.log", encoding: .utf8)) ?? "" }
             #expect(await eventually(timeout: .seconds(60)) { httpGet(port: httpPort, path: "/status")?.0 == 200 })

@@ -1,5 +1,6 @@
 import FlyingFox
 import Foundation
+import Glibc
 public import Logging
 public import ServiceLifecycle
 import Synchronization
@@ -81,6 +82,12 @@ public final class StatusServer: Service, Sendable {
         var failures = 0
         await withGracefulShutdownHandler {
             while !stopping.load(ordering: .acquiring) && !Task.isCancelled {
+                // FlyingFox opens an epoll queue and an eventfd before it binds, and keeps them when binding
+                // fails (and the eventfd when it stops): try again only when descriptors are to be had.
+                if listened && !Self.descriptorsAvailable(8) {
+                    try? await Task.sleep(for: .milliseconds(500))
+                    continue
+                }
                 let outcome = await self.serve(server)
                 if stopping.load(ordering: .acquiring) || Task.isCancelled { return }
                 switch outcome {
@@ -107,6 +114,18 @@ public final class StatusServer: Service, Sendable {
         if let error = startFailure.withLock({ $0 }) {
             throw StatusServerError(message: "cannot listen on \(address) (is the port taken?): \(error)")
         }
+    }
+
+    /// Whether `count` more file descriptors can be opened now (they are opened and closed again).
+    static func descriptorsAvailable(_ count: Int) -> Bool {
+        var opened: [Int32] = []
+        defer { for fd in opened { close(fd) } }
+        for _ in 0..<count {
+            let fd = dup(2)
+            guard fd >= 0 else { return false }
+            opened.append(fd)
+        }
+        return true
     }
 
     /// How one run of the server ended.

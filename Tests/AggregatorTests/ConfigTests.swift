@@ -49,12 +49,14 @@ import Testing
         } throws: { ($0 as? ConfigError)?.key == "task.data.channels[1]" }
     }
 
-    @Test("absurd per-device budgets are refused by name: none, negative, not a number")
+    @Test("absurd limits are refused by name: none, negative, not a number, a history shorter than staleness")
     func absurdBudgets() throws {
         let yaml = try String(contentsOfFile: Self.sample, encoding: .utf8)
         for (setting, value) in [
             ("update_burst", "0"), ("status_burst", "-3"), ("updates_per_device_s", "0"),
-            ("statuses_per_device_s", ".nan"), ("updates_per_device_s", "-1"),
+            ("statuses_per_device_s", ".nan"), ("updates_per_device_s", "-1"), ("max_devices", "0"),
+            // The sample's max_staleness is 4: history must outlast the rounds a resend may still be for.
+            ("keep_rounds", "5"),
         ] {
             let changed = yaml.replacingOccurrences(of: "\n  \(setting): ", with: "\n  \(setting): \(value) #")
             #expect(changed != yaml, "the sample sets \(setting)")

@@ -64,6 +64,53 @@ import TributaryWire
         #expect(m.epoch == 9)
     }
 
+    @Test("a dead epoch showing rounds the device never saw is not returned to, unless the current one falls silent")
+    func deadEpochAhead() {
+        var m = machine()
+        train(&m, round: 20, epoch: 5, model: 200, now: 0)
+        train(&m, round: 1, epoch: 9, model: 10, now: 1_000)
+        #expect(
+            m.handle(.announced(Self.round(22, epoch: 5, model: 220), now: 2_000, verified: true))
+                == [.ignored(reason: "old_epoch", round: 22)])
+        #expect(
+            m.handle(.modelOffered(round: 22, hash: 220, epoch: 5, now: 2_000, verified: true))
+                == [.ignored(reason: "old_epoch", round: 22)])
+        #expect(m.epoch == 9 && m.model.hash == 10)
+        // Ten minutes without a word from epoch 9: epoch 5 (a state restored from a backup) is followed again.
+        let back = m.handle(.announced(Self.round(23, epoch: 5, model: 220), now: 602_000, verified: true))
+        #expect(back.first == .enteredEpoch(5) && m.epoch == 5)
+    }
+
+    @Test("after a reset, the old epoch's round is not trained for in the new one, even on the same model")
+    func resetForgetsTheOldRound() {
+        var m = machine()
+        // Epoch 5 never aggregated: its round 7 trains from the initial model 10, as the new epoch's will.
+        train(&m, round: 7, epoch: 5, model: 10, now: 0)
+        _ = m.handle(.acknowledged(UpdateAck(task: "t", round: 7, device: "d1", status: .accepted, epoch: 5)))
+        #expect(
+            m.handle(.modelOffered(round: 1, hash: 10, epoch: 9, now: 10, verified: false)) == [.enteredEpoch(9)])
+        #expect(m.round == nil)
+        #expect(m.handle(.tick(now: 10, connected: false, windows: 10)).isEmpty, "no build before epoch 9 announces")
+        _ = m.handle(.announced(Self.round(1, epoch: 9, model: 10), now: 11, verified: false))
+        #expect(m.handle(.tick(now: 11, connected: false, windows: 10)) == [.build(Self.round(1, epoch: 9, model: 10))])
+    }
+
+    @Test("an agent state from before epochs carries its rounds and waiting updates into the first epoch it sees")
+    func upgradeFromEpochZero() {
+        var m = machine()
+        var memory = RoundMemory()
+        memory.update(0) {
+            $0.round = 7
+            $0.built = 7
+        }
+        _ = m.handle(.restored(pending: [.init(round: 7, payload: [7])], memory: memory, epoch: 0))
+        // The upgraded aggregator goes on numbering: round 7 again (republished), its update still pending.
+        #expect(m.handle(.announced(Self.round(7, epoch: 5), now: 0, verified: false)) == [.enteredEpoch(5)])
+        #expect(m.pending[7] != nil && m.lastBuiltRound == 7)
+        _ = m.handle(.modelHeld(round: 7, hash: 7))
+        #expect(m.handle(.tick(now: 0, connected: false, windows: 10)).isEmpty, "round 7 is not built again")
+    }
+
     @Test("an unsigned round far ahead is not believed; a signed one is, and silence widens the allowance")
     func farAhead() {
         var m = machine()

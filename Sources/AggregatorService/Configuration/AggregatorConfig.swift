@@ -195,6 +195,12 @@ public struct AggregatorConfig: Codable, Sendable, Hashable {
         try check(limits.maxUpdateBytes >= 1_024, "limits.max_update_bytes", "must be at least 1024")
         try check(limits.maxDevices >= 1, "limits.max_devices", "must be at least 1")
         try check(limits.keepRounds >= 10, "limits.keep_rounds", "must be at least 10")
+        // Older rounds' records are what tells a resent update from a new one: keep every round an update may
+        // still arrive for.
+        try check(
+            limits.keepRounds > rounds.maxStaleness + 1, "limits.keep_rounds",
+            "must be above rounds.max_staleness + 1 (\(rounds.maxStaleness + 1)): resends of older rounds must still be recognised"
+        )
         try check(limits.inboxMessages >= 16, "limits.inbox_messages", "must be at least 16")
         try check(limits.inboxBytes >= limits.maxUpdateBytes, "limits.inbox_bytes", "must hold at least one update")
         try check(limits.updateBurst >= 1, "limits.update_burst", "must be at least 1")

@@ -32,6 +32,11 @@ extension AggregatorCore {
         guard decoded.header.device == device else {
             return .rejected(device: device, round: decoded.header.round, reason: "device_mismatch")
         }
+        // Development mode: an update that decodes for this task and names its topic's device is a device's; a
+        // new one takes a place in the device table, if there is one (past it: fleet_full, unanswered).
+        guard admit(device) else {
+            return .rejected(device: device, round: decoded.header.round, reason: "fleet_full")
+        }
         // An agent trains on at most the samples the round asked for: a heavier claim outweighs honest devices.
         guard Int(decoded.header.sampleWeight) <= config.rounds.local.samples else {
             logRejection(
@@ -95,10 +100,6 @@ extension AggregatorCore {
         case .rejected(let who, let round, let reason):
             return reject(device: who, round: round, reason: reason, now: now)
         case .valid(let who, let update):
-            // Development mode: a device new to the table takes a place in it, if there is one.
-            guard admit(who) else {
-                return reject(device: who, round: update.header.round, reason: "fleet_full", now: now)
-            }
             device = who
             decoded = update
         }
@@ -202,7 +203,10 @@ extension AggregatorCore {
             }
             online = status.isOnline
             // Online only if known: enrolled (production), or admitted within limits.max_devices (development).
-            guard online ? admit(device) : isKnown(device) else { return [] }
+            guard online ? admit(device) : isKnown(device) else {
+                if online && trust == nil { metrics.rejected("fleet_full") }
+                return []
+            }
         }
         try? store.deviceStatus(device, status: online ? "online" : "offline", at: now)
         let actions = machine.handle(online ? .deviceOnline(device, now: now) : .deviceOffline(device, now: now))

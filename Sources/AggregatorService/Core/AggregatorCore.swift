@@ -276,7 +276,6 @@ public final class AggregatorCore {
         if admitted.contains(device) { return true }
         guard admitted.count < config.limits.maxDevices else {
             refusedAdmissions += 1
-            metrics.rejected("fleet_full")
             if refusedAdmissions <= 3 || refusedAdmissions % 1_000 == 0 {
                 logger.warning(
                     "refused \(device): limits.max_devices (\(config.limits.maxDevices)) devices are known already (\(refusedAdmissions) refusals)"
@@ -328,10 +327,12 @@ public final class AggregatorCore {
         guard payloadsToPrune else { return }
         payloadsToPrune = false
         do { try store.prunePayloads(task: spec.task) } catch { logger.warning("pruning payloads: \(error)") }
-        guard machine.round >= historyPrunedAt + 100 else { return }
-        historyPrunedAt = machine.round
+        // A shard's rounds are the root's it follows.
+        let current = role.shardID != nil ? following?.round ?? 0 : machine.round
+        guard current >= historyPrunedAt + 100 else { return }
+        historyPrunedAt = current
         do {
-            try store.pruneHistory(task: spec.task, currentRound: machine.round, keep: config.limits.keepRounds)
+            try store.pruneHistory(task: spec.task, currentRound: current, keep: config.limits.keepRounds)
         } catch {
             logger.warning("pruning the history: \(error)")
         }

@@ -49,11 +49,12 @@ extension AggregatorService {
         return true
     }
 
-    /// Follows the connection and this aggregator's own retained topics (single or root): each reconnect, and
-    /// each retained copy the broker hands over at subscription, goes to the loop, which publishes the retained
-    /// messages again where the broker lost them or holds stale ones (restored from its persistence file).
+    /// Follows the connection and this aggregator's own retained topics (single or root): after each reconnect,
+    /// and for each retained copy the broker hands over at subscription that differs from what was published
+    /// there last, it raises ``republishWanted``; the loop then publishes the retained messages again (the
+    /// broker lost them, or restored stale ones from its persistence file). A flag, not an inbox message: a full
+    /// inbox must not lose it, and the watcher never waits.
     func watchBroker(_ client: MQTTClient, topics: Topics, role: AggregatorRole) -> Task<Void, Never> {
-        let inbox = inbox
         let own = role.shardID == nil ? [topics.spec, topics.round, topics.model] : []
         return Task {
             await withTaskGroup(of: Void.self) { group in
@@ -66,14 +67,16 @@ extension AggregatorService {
                             first = false
                             continue
                         }
-                        inbox.put(.reconnected, bytes: 0, waitForRoom: .seconds(1))
+                        self.republishWanted.store(Self.afterReconnect, ordering: .releasing)
                     }
                 }
                 group.addTask {
                     for await message in client.messages where message.retain && own.contains(message.topic) {
-                        inbox.put(
-                            .retainedCopy(topic: message.topic, payload: message.payload),
-                            bytes: message.payload.count, waitForRoom: .seconds(1))
+                        guard self.retainedDiffers(topic: message.topic, payload: message.payload) else { continue }
+                        self.logger.info("the broker holds another \(message.topic) than this state's")
+                        // A reconnect's republication (due anyway) is not downgraded to a rate-limited one.
+                        _ = self.republishWanted.compareExchange(
+                            expected: 0, desired: Self.staleCopy, ordering: .acquiringAndReleasing)
                     }
                 }
                 for topic in own {
@@ -90,14 +93,27 @@ extension AggregatorService {
         published.withLock { $0[topic].map { $0 != payload } ?? false }
     }
 
-    /// Publishes the retained messages again (at most once a second for differing copies: two aggregators on
-    /// the same topics must not flood the broker; the log says so).
-    func republish(core: AggregatorCore, client: MQTTClient, because reason: String) async throws {
+    /// ``republishWanted`` values.
+    static let afterReconnect = 1
+    static let staleCopy = 2
+
+    /// Publishes the retained messages again if the watcher asked for it: always after a reconnect, at most once
+    /// a second for differing copies (two aggregators on the same topics must not flood the broker).
+    func republishIfWanted(core: AggregatorCore, client: MQTTClient) async throws {
+        let wanted = republishWanted.load(ordering: .acquiring)
+        guard wanted != 0 else { return }
         let now = Self.now()
-        if reason != "reconnected to the broker" {
-            guard now - lastRepublish.load(ordering: .relaxed) >= 1_000 else { return }
-        }
-        lastRepublish.store(now, ordering: .relaxed)
+        if wanted == Self.staleCopy, now - lastRepublish.load(ordering: .relaxed) < 1_000 { return }
+        republishWanted.store(0, ordering: .releasing)
+        try await republish(
+            core: core, client: client,
+            because: wanted == Self.afterReconnect
+                ? "reconnected to the broker" : "the broker holds a copy that is not this state's")
+    }
+
+    /// Publishes the retained messages again.
+    func republish(core: AggregatorCore, client: MQTTClient, because reason: String) async throws {
+        lastRepublish.store(Self.now(), ordering: .relaxed)
         metrics.republished.increment()
         logger.notice("publishing the retained specification, model and round again: \(reason)")
         try await publish(try await worker.run { try core.retained() }, client)

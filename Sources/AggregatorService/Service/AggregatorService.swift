@@ -32,8 +32,10 @@ public final class AggregatorService: Service, Sendable {
     let committing = Mutex<(batch: StagedBatch, commit: Task<Void, any Error>)?>(nil)
     /// The payload last published on each retained topic (to tell a stale copy on the broker from the current).
     let published = Mutex<[String: [UInt8]]>([:])
-    /// When the retained messages were last published again because of a differing copy (ms).
+    /// When the retained messages were last published again (ms).
     let lastRepublish = Atomic<Int64>(0)
+    /// Set by the broker watcher: the retained messages should go out again (see ``watchBroker``).
+    let republishWanted = Atomic<Int>(0)
     var inFlight: (batch: StagedBatch, commit: Task<Void, any Error>)? {
         get { committing.withLock { $0 } }
         set { committing.withLock { $0 = newValue } }
@@ -44,10 +46,6 @@ public final class AggregatorService: Service, Sendable {
         case message(AggregatorRole.Input, topic: String, payload: [UInt8])
         /// A message over its kind's limit: only its size and first bytes were kept.
         case oversized(AggregatorRole.Input, topic: String, size: Int, prefix: [UInt8])
-        /// The broker accepted a new connection (after the first): the retained messages go out again.
-        case reconnected
-        /// The broker's retained copy of one of this aggregator's retained topics (seen at subscription).
-        case retainedCopy(topic: String, payload: [UInt8])
     }
 
     /// Creates the service; nothing happens until ``run()``. `board` receives the `/status` document.
@@ -172,6 +170,7 @@ public final class AggregatorService: Service, Sendable {
             }
         }
         let now = Self.now()
+        try await republishIfWanted(core: core, client: client)
         try await receive(items, core: core, client: client, now: now)
         core.advance(now: now)
         try await commit(core: core, client: client, overlap: role.overlapsCommits)
@@ -203,12 +202,6 @@ public final class AggregatorService: Service, Sendable {
             case .oversized(let input, let topic, let size, _):
                 metrics.rejected("too_large")
                 logger.warning("ignoring a \(input) message of \(size) bytes on \(topic): over its limit")
-            case .reconnected:
-                try await republish(core: core, client: client, because: "reconnected to the broker")
-            case .retainedCopy(let topic, let payload):
-                guard retainedDiffers(topic: topic, payload: payload) else { continue }
-                try await republish(
-                    core: core, client: client, because: "the broker holds another copy of \(topic) than this state's")
             }
         }
     }

@@ -76,24 +76,27 @@ public final class StatusServer: Service, Sendable {
             return HTTPResponse(statusCode: .ok, headers: [.contentType: "application/json"], body: Data(board.current))
         }
         let server = server
-        let stopping = Atomic<Bool>(false)
+        let stopping = Flag()
         let startFailure = Mutex<(any Error)?>(nil)
         var listened = false
         var failures = 0
         await withGracefulShutdownHandler {
-            while !stopping.load(ordering: .acquiring) && !Task.isCancelled {
+            while !stopping.value.load(ordering: .acquiring) && !Task.isCancelled {
                 // FlyingFox opens an epoll queue and an eventfd before it binds, and keeps them when binding
                 // fails (and the eventfd when it stops): try again only when descriptors are to be had.
                 if listened && !Self.descriptorsAvailable(8) {
-                    try? await Task.sleep(for: .milliseconds(500))
+                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(500)) }
                     continue
                 }
-                let outcome = await self.serve(server)
-                if stopping.load(ordering: .acquiring) || Task.isCancelled { return }
+                let started = ContinuousClock.now
+                let outcome = await self.serve(server, stopping: stopping)
+                if stopping.value.load(ordering: .acquiring) || Task.isCancelled { return }
                 switch outcome {
                 case .listened(let error):
-                    // Accepting failed (out of descriptors, …): counted, and the server listens again.
+                    // Accepting failed (out of descriptors, …): counted, and the server listens again. After a
+                    // healthy half minute, the back-off starts afresh.
                     listened = true
+                    if ContinuousClock.now - started > .seconds(30) { failures = 0 }
                     failures += 1
                     metrics.httpErrors.increment()
                     logger.error("status endpoint on \(address): \(error); listening again (\(failures) errors)")
@@ -105,10 +108,11 @@ public final class StatusServer: Service, Sendable {
                     metrics.httpErrors.increment()
                     logger.error("status endpoint on \(address) cannot listen again yet: \(error)")
                 }
-                try? await Task.sleep(for: .milliseconds(Swift.min(5_000, 100 << Swift.min(failures, 6))))
+                let backOff = Duration.milliseconds(Swift.min(5_000, 100 << Swift.min(failures, 6)))
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: backOff) }
             }
         } onGracefulShutdown: {
-            stopping.store(true, ordering: .releasing)
+            stopping.value.store(true, ordering: .releasing)
             Task { await server.stop(timeout: 2) }
         }
         if let error = startFailure.withLock({ $0 }) {
@@ -136,8 +140,10 @@ public final class StatusServer: Service, Sendable {
         case neverListened(any Error)
     }
 
-    /// Runs the server until it fails or is stopped; tells whether it was listening (it logs when it is).
-    func serve(_ server: HTTPServer) async -> Outcome {
+    /// Runs the server until it fails or is stopped; tells whether it was listening (it logs when it is). A
+    /// shutdown that came while the server was starting (its `stop` then had nothing to stop) stops it once it
+    /// listens.
+    func serve(_ server: HTTPServer, stopping: Flag) async -> Outcome {
         let listening = Flag()
         let address = address
         let logger = logger
@@ -147,6 +153,10 @@ public final class StatusServer: Service, Sendable {
                 group.addTask {
                     try await server.waitUntilListening(timeout: 30)
                     listening.value.store(true, ordering: .releasing)
+                    if stopping.value.load(ordering: .acquiring) {
+                        await server.stop(timeout: 2)
+                        return
+                    }
                     logger.info("status and metrics on http://\(address)/status and /metrics")
                     try await Task.sleep(for: .seconds(1_000_000_000))
                 }

@@ -32,17 +32,21 @@ public struct AgentRoundMachine: Sendable {
         /// Rounds added to ``unsignedJump`` per second of silence (a device that was away may find the
         /// federation far ahead).
         public var unsignedJumpPerSecond: UInt32
+        /// How long the epoch followed must be silent before the device goes back to an epoch it left (an
+        /// aggregator state restored from a backup).
+        public var returnAfterMilliseconds: Int64
 
         /// Settings.
         public init(
             device: String, resendMilliseconds: Int64 = 3_000, minWindows: Int = 20, unsignedJump: UInt32 = 10_000,
-            unsignedJumpPerSecond: UInt32 = 1_000
+            unsignedJumpPerSecond: UInt32 = 1_000, returnAfterMilliseconds: Int64 = 600_000
         ) {
             self.device = device
             self.resendMilliseconds = resendMilliseconds
             self.minWindows = minWindows
             self.unsignedJump = unsignedJump
             self.unsignedJumpPerSecond = unsignedJumpPerSecond
+            self.returnAfterMilliseconds = returnAfterMilliseconds
         }
     }
 
@@ -116,7 +120,7 @@ public struct AgentRoundMachine: Sendable {
     /// The settings.
     public let configuration: Configuration
     /// The round announced last.
-    public private(set) var round: RoundAnnouncement?
+    public internal(set) var round: RoundAnnouncement?
     /// Updates waiting for their acknowledgement, by round.
     public internal(set) var pending: [UInt32: Pending] = [:]
     /// The epoch followed (0: none yet, or an aggregator from before epochs).
@@ -152,7 +156,7 @@ public struct AgentRoundMachine: Sendable {
             {
                 return [.ignored(reason: reason, round: announcement.round)]
             }
-            var actions = enter(announcement.epoch)
+            var actions = enter(announcement.epoch, round: announcement.round)
             memory.update(epoch) {
                 $0.round = Swift.max($0.round, announcement.round)
                 $0.seenAt = now
@@ -177,7 +181,7 @@ public struct AgentRoundMachine: Sendable {
             {
                 return [.ignored(reason: reason, round: offeredRound)]
             }
-            var actions = enter(offeredEpoch)
+            var actions = enter(offeredEpoch, round: offeredRound)
             memory.update(epoch) {
                 $0.modelRound = Swift.max($0.modelRound, offeredRound)
                 $0.modelHash = hash
@@ -209,7 +213,8 @@ public struct AgentRoundMachine: Sendable {
             return []
         case .tick(let now, let connected, let windows):
             var actions: [Action] = []
-            if let round, building == nil, pending[round.round] == nil, round.round > lastBuiltRound,
+            if let round, round.epoch == epoch, building == nil, pending[round.round] == nil,
+                round.round > lastBuiltRound,
                 round.includes(configuration.device), round.modelHash.value == model.hash,
                 windows >= configuration.minWindows
             {

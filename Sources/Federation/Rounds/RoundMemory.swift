@@ -15,14 +15,17 @@ public struct RoundMemory: Sendable, Hashable {
         public var modelHash: UInt64 = 0
         /// The newest round an update was built for.
         public var built: UInt32 = 0
-        /// When (the machine's clock, ms) the newest announcement or model of the epoch was taken.
+        /// When (the machine's clock, ms) the newest announcement or model of the epoch was taken (0 after a
+        /// restart: not saved).
         public var seenAt: Int64 = 0
+        /// When the device entered the epoch, as a count of epochs entered: a later epoch has a larger one.
+        public var order: UInt32 = 0
 
         /// An empty entry.
         public init() {}
     }
 
-    /// Most epochs remembered; the least recently seen is forgotten first.
+    /// Most epochs remembered; the one entered longest ago is forgotten first.
     public static let capacity = 8
 
     /// The memory, by epoch.
@@ -34,20 +37,31 @@ public struct RoundMemory: Sendable, Hashable {
     /// The entry of `epoch`, if remembered.
     public subscript(epoch: UInt64) -> Entry? { entries[epoch] }
 
-    /// Changes (creating if needed) the entry of `epoch`, forgetting the oldest beyond ``capacity``.
+    /// The largest ``Entry/order`` remembered.
+    public var newestOrder: UInt32 { entries.values.map(\.order).max() ?? 0 }
+
+    /// Changes (creating if needed, as the newest entered) the entry of `epoch`, forgetting the one entered
+    /// longest ago beyond ``capacity``.
     public mutating func update(_ epoch: UInt64, _ change: (inout Entry) -> Void) {
         var entry = entries[epoch] ?? Entry()
+        if entries[epoch] == nil { entry.order = newestOrder + 1 }
         change(&entry)
         entries[epoch] = entry
-        while entries.count > Self.capacity, let oldest = entries.min(by: { $0.value.seenAt < $1.value.seenAt }) {
+        while entries.count > Self.capacity, let oldest = entries.min(by: { $0.value.order < $1.value.order }) {
             entries[oldest.key] = nil
         }
     }
 
+    /// Moves the entry of `from` to `to` (keeping its order), replacing any entry `to` had.
+    public mutating func rename(_ from: UInt64, to: UInt64) {
+        guard let entry = entries.removeValue(forKey: from) else { return }
+        entries[to] = entry
+    }
+
     /// Bytes for the agent's saved state: count (u8), then per epoch: epoch (u64), round, model round (u32),
-    /// model hash (u64), built (u32). Times are not kept (they are the running machine's clock).
+    /// model hash (u64), built, order (u32). Times are not kept (they are the running machine's clock).
     public var bytes: [UInt8] {
-        var w = ByteWriter(capacity: 1 + 28 * entries.count)
+        var w = ByteWriter(capacity: 1 + 32 * entries.count)
         w.write(UInt8(entries.count))
         for (epoch, entry) in entries.sorted(by: { $0.key < $1.key }) {
             w.write(epoch)
@@ -55,6 +69,7 @@ public struct RoundMemory: Sendable, Hashable {
             w.write(entry.modelRound)
             w.write(entry.modelHash)
             w.write(entry.built)
+            w.write(entry.order)
         }
         return w.bytes
     }
@@ -72,6 +87,7 @@ public struct RoundMemory: Sendable, Hashable {
             entry.modelRound = try r.read(UInt32.self, "model round")
             entry.modelHash = try r.read(UInt64.self, "model hash")
             entry.built = try r.read(UInt32.self, "built round")
+            entry.order = try r.read(UInt32.self, "order")
             entries[epoch] = entry
         }
     }

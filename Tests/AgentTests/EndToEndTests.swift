@@ -52,7 +52,12 @@ import TributaryTestSupport
                 try fleet.startAgent("d3")
                 #expect(await fleet.waitForRoundEnd(6), "\(fleet.logs)")
                 expectAccounted(fleet, rounds: 1...6, everyone: [1])
-                #expect(fleet.log("agent-d3").contains("resumed from saved state"))
+                // The restarted agent reads its state at the first specification it receives, which may come after
+                // the last round ended (rounds take milliseconds here).
+                #expect(
+                    await eventually(timeout: .seconds(30)) {
+                        fleet.log("agent-d3").contains("resumed from saved state")
+                    }, "\(fleet.log("agent-d3"))")
                 let rejoined = (3...6).contains { fleet.watcher.metrics(UInt32($0))?.accepted.contains("d3") == true }
                 #expect(rejoined, "d3 took part in no round after its restart: \(fleet.logs)")
             }

@@ -54,6 +54,8 @@ import TributaryTestSupport
             let process = try ChildProcess("/bin/bash", ["-c", script], standardOutput: directory + "/aggregator.log")
             defer { process.send(SIGKILL) }
             let log = { (try? String(contentsOfFile: directory + "/aggregator.log", encoding: .utf8)) ?? "" }
+            // The endpoint starts beside the rounds: flood it only once the rounds are up (their start writes files).
+            #expect(await eventually(timeout: .seconds(60)) { log().contains("round 1 announced") }, "\(log())")
             #expect(await eventually(timeout: .seconds(60)) { httpGet(port: httpPort, path: "/status")?.0 == 200 })
             var held: [Int32] = []
             for _ in 0..<80 {

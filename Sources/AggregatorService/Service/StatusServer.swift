@@ -80,6 +80,11 @@ public final class StatusServer: Service, Sendable {
         let startFailure = Mutex<(any Error)?>(nil)
         var listened = false
         var failures = 0
+        // Descriptors held in reserve while the server runs, and given back the moment accepting fails: a flood of
+        // connections then leaves the rest of the process (the state database, checkpoints, the broker
+        // connection) room to work while the server sheds its connections.
+        var reserve = Self.reserveDescriptors(16)
+        defer { Self.release(&reserve) }
         await withGracefulShutdownHandler {
             while !stopping.value.load(ordering: .acquiring) && !Task.isCancelled {
                 // FlyingFox opens an epoll queue and an eventfd before it binds, and keeps them when binding
@@ -88,8 +93,9 @@ public final class StatusServer: Service, Sendable {
                     try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(500)) }
                     continue
                 }
+                if reserve.isEmpty { reserve = Self.reserveDescriptors(16) }
                 let started = ContinuousClock.now
-                let outcome = await self.serve(server, stopping: stopping)
+                let outcome = await self.serve(server, stopping: stopping, onFailure: { Self.release(&reserve) })
                 if stopping.value.load(ordering: .acquiring) || Task.isCancelled { return }
                 switch outcome {
                 case .listened(let error):
@@ -120,6 +126,20 @@ public final class StatusServer: Service, Sendable {
         }
     }
 
+    /// `count` descriptors (duplicates of standard error) to keep in reserve; fewer if the process has fewer.
+    static func reserveDescriptors(_ count: Int) -> [Int32] {
+        (0..<count).compactMap { _ in
+            let fd = dup(2)
+            return fd >= 0 ? fd : nil
+        }
+    }
+
+    /// Closes the reserve.
+    static func release(_ reserve: inout [Int32]) {
+        for fd in reserve { close(fd) }
+        reserve = []
+    }
+
     /// Whether `count` more file descriptors can be opened now (they are opened and closed again).
     static func descriptorsAvailable(_ count: Int) -> Bool {
         var opened: [Int32] = []
@@ -143,7 +163,7 @@ public final class StatusServer: Service, Sendable {
     /// Runs the server until it fails or is stopped; tells whether it was listening (it logs when it is). A
     /// shutdown that came while the server was starting (its `stop` then had nothing to stop) stops it once it
     /// listens.
-    func serve(_ server: HTTPServer, stopping: Flag) async -> Outcome {
+    func serve(_ server: HTTPServer, stopping: Flag, onFailure: () -> Void) async -> Outcome {
         let listening = Flag()
         let address = address
         let logger = logger
@@ -166,6 +186,7 @@ public final class StatusServer: Service, Sendable {
                 throw StatusServerError(message: "the server stopped")
             }
         } catch {
+            onFailure()
             return listening.value.load(ordering: .acquiring) ? .listened(error) : .neverListened(error)
         }
         return .listened(StatusServerError(message: "the server stopped"))

@@ -55,11 +55,23 @@ public final class MosquittoBroker: @unchecked Sendable {
     private let lock = NSLock()
     private var process: ChildProcess?
 
-    /// Starts a broker and waits until it accepts connections.
+    /// Starts a broker and waits until it accepts connections. The free port it picks can be taken by another
+    /// program (another test's broker) before Mosquitto binds it: then it tries another port, up to three times.
     public static func start(_ options: Options = Options()) async throws -> MosquittoBroker {
-        let broker = try MosquittoBroker(options: options)
-        try await broker.launch()
-        return broker
+        var attempt = 0
+        while true {
+            attempt += 1
+            let broker = try MosquittoBroker(options: options)
+            do {
+                try await broker.launch()
+                return broker
+            } catch BrokerError.exited(_, let log) where attempt < 3 {
+                let output =
+                    (try? String(contentsOf: broker.directory.appendingPathComponent("stdout.log"), encoding: .utf8))
+                    ?? ""
+                guard (log + output).contains("in use") else { throw BrokerError.exited(status: -1, log: log + output) }
+            }
+        }
     }
 
     private init(options: Options) throws {
@@ -126,14 +138,36 @@ public final class MosquittoBroker: @unchecked Sendable {
         // while the broker has long been listening.
         let deadline = ContinuousClock.now + .seconds(30)
         repeat {
-            if FreePort.accepts(host: host, port: port) { return }
             if !process.isRunning {
                 throw BrokerError.exited(status: process.terminationStatus ?? -1, log: log())
             }
+            // It must be this process that listens there, not another program that took the port first.
+            if FreePort.accepts(host: host, port: port) && listens(process.pid) { return }
             try await Task.sleep(for: .milliseconds(20))
         } while ContinuousClock.now < deadline
-        if FreePort.accepts(host: host, port: port) { return }
+        if process.isRunning && FreePort.accepts(host: host, port: port) && listens(process.pid) { return }
         throw BrokerError.notListening(port: port, log: log())
+    }
+
+    /// Whether process `pid` holds the socket listening on ``port`` (its inode in `/proc/net/tcp`, in state 0A,
+    /// among the process's descriptors). True where `/proc` cannot tell.
+    func listens(_ pid: pid_t) -> Bool {
+        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return true }
+        let suffix = ":" + String(port, radix: 16, uppercase: true).leftPadded(to: 4)
+        var inodes: Set<String> = []
+        for line in table.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ")
+            guard fields.count > 9, fields[1].hasSuffix(suffix), fields[3] == "0A" else { continue }
+            inodes.insert(String(fields[9]))
+        }
+        let folder = "/proc/\(pid)/fd"
+        guard let descriptors = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return true }
+        return descriptors.contains { name in
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: folder + "/" + name),
+                target.hasPrefix("socket:[")
+            else { return false }
+            return inodes.contains(String(target.dropFirst(8).dropLast()))
+        }
     }
 
     static func mosquittoExecutable() throws -> URL {
@@ -164,5 +198,12 @@ public enum BrokerError: Error, CustomStringConvertible {
         case .notListening(let port, let log): "mosquitto did not listen on port \(port) in time:\n\(log)"
         case .toolFailed(let what): what
         }
+    }
+}
+
+extension String {
+    /// The string with leading zeros up to `width` characters.
+    fileprivate func leftPadded(to width: Int) -> String {
+        String(repeating: "0", count: Swift.max(0, width - count)) + self
     }
 }

@@ -1,5 +1,6 @@
 public import Foundation
 import Glibc
+import SystemSupport
 
 /// A real `mosquitto` broker for tests and benchmarks: started on a free loopback port with a generated
 /// configuration in a private temporary folder, stoppable and restartable on the same port, and always cleaned
@@ -152,7 +153,9 @@ public final class MosquittoBroker: @unchecked Sendable {
     /// Whether process `pid` holds the socket listening on ``port`` (its inode in `/proc/net/tcp`, in state 0A,
     /// among the process's descriptors). True where `/proc` cannot tell.
     func listens(_ pid: pid_t) -> Bool {
-        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return true }
+        // Read to the end (a /proc table comes a page per read; Foundation's reader may stop at the first).
+        guard let bytes = try? FileIO.readAll("/proc/net/tcp") else { return true }
+        let table = String(decoding: bytes, as: UTF8.self)
         let suffix = ":" + String(port, radix: 16, uppercase: true).leftPadded(to: 4)
         var inodes: Set<String> = []
         for line in table.split(separator: "\n").dropFirst() {

@@ -10,25 +10,7 @@ import TributaryTestSupport
 @Suite(.serialized) struct HealthTests {
     @Test("the MQTT sensor topic: good, duplicate, corrupt and oversized batches are each counted in the status")
     func ingestCounters() async throws {
-        try await withBroker { broker in
-            var template = Array("/tmp/tributary-agent-health-XXXXXX".utf8CString)
-            let directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-            let yaml = """
-                device_id: h1
-                insecure: true
-                broker: {host: 127.0.0.1, port: \(broker.port)}
-                state_dir: \(directory)/state
-                source: {kind: mqtt, stream: imu, channels: 2}
-                max_sensor_bytes: 512
-                status_interval_s: 0.2
-                """
-            try yaml.write(toFile: "\(directory)/agent.yaml", atomically: true, encoding: .utf8)
-            let watcher = try await Watcher(broker: broker)
-            let agent = try ChildProcess(
-                builtExecutable("tributary-agent"), ["--config", "\(directory)/agent.yaml"],
-                standardOutput: "\(directory)/agent.log")
-            func log() -> String { (try? String(contentsOfFile: "\(directory)/agent.log", encoding: .utf8)) ?? "" }
-            #expect(await eventually { watcher.status("h1")?.isOnline == true }, "\(log())")
+        try await withMQTTAgent("h1", settings: "max_sensor_bytes: 512") { broker, watcher, log in
             let client = try await broker.connectedClient("sensor")
             func batch(_ sequence: UInt32, frames: Int = 4) -> [UInt8] {
                 SensorBatch.encode(
@@ -49,35 +31,15 @@ import TributaryTestSupport
             #expect(counted, "\(String(describing: watcher.status("h1")?.metrics)) \(log())")
             #expect(log().contains("rejected a sensor batch"), "rejections are logged with their reason")
             await client.disconnect()
-            #expect(await agent.terminate(grace: .seconds(15)) == 0)
-            await watcher.close()
         }
     }
 
     @Test("the agent announces its largest packet (MQTT 5): the broker never delivers a larger sensor message")
     func maximumPacket() async throws {
-        try await withBroker { broker in
-            var template = Array("/tmp/tributary-agent-packet-XXXXXX".utf8CString)
-            let directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-            // Packets up to 64 KiB + 64 KiB: a 4 KiB batch arrives (and is refused by the 512-byte sensor limit),
-            // a 1 MiB one is dropped by the broker before the agent reads a byte of it.
-            let yaml = """
-                device_id: p1
-                insecure: true
-                broker: {host: 127.0.0.1, port: \(broker.port)}
-                state_dir: \(directory)/state
-                source: {kind: mqtt, stream: imu, channels: 2}
-                max_sensor_bytes: 512
-                max_control_bytes: 65536
-                status_interval_s: 0.2
-                """
-            try yaml.write(toFile: "\(directory)/agent.yaml", atomically: true, encoding: .utf8)
-            let watcher = try await Watcher(broker: broker)
-            let agent = try ChildProcess(
-                builtExecutable("tributary-agent"), ["--config", "\(directory)/agent.yaml"],
-                standardOutput: "\(directory)/agent.log")
-            func log() -> String { (try? String(contentsOfFile: "\(directory)/agent.log", encoding: .utf8)) ?? "" }
-            #expect(await eventually { watcher.status("p1")?.isOnline == true }, "\(log())")
+        // Packets up to 64 KiB + 64 KiB: a 4 KiB batch arrives (and is refused by the 512-byte sensor limit), a
+        // 1 MiB one is dropped by the broker before the agent reads a byte of it.
+        try await withMQTTAgent("p1", settings: "max_sensor_bytes: 512\nmax_control_bytes: 65536") {
+            broker, watcher, log in
             let client = try await broker.connectedClient("sensor")
             let topic = "tributary/v1/dev/p1/sensor/imu"
             try await client.publishConfirmed(topic, payload: [UInt8](repeating: 7, count: 4_096))
@@ -91,6 +53,36 @@ import TributaryTestSupport
             let metrics = watcher.status("p1")?.metrics ?? [:]
             #expect(metrics["ingest_rejected_too_large"] == 1, "only the 4 KiB message reached the agent: \(metrics)")
             await client.disconnect()
+        }
+    }
+
+    /// A `tributary-agent` reading its sensor over MQTT (`source.kind: mqtt`, two channels, a status every 0.2 s)
+    /// with `settings` added to its configuration, and a watcher of its status; `body` gets the broker, the
+    /// watcher and the agent's log. The agent must stop cleanly (exit 0) afterwards.
+    func withMQTTAgent(
+        _ device: String, settings: String,
+        _ body: (MosquittoBroker, Watcher, @escaping () -> String) async throws -> Void
+    ) async throws {
+        try await withBroker { broker in
+            var template = Array("/tmp/tributary-agent-health-XXXXXX".utf8CString)
+            let directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+            let yaml = """
+                device_id: \(device)
+                insecure: true
+                broker: {host: 127.0.0.1, port: \(broker.port)}
+                state_dir: \(directory)/state
+                source: {kind: mqtt, stream: imu, channels: 2}
+                status_interval_s: 0.2
+                \(settings)
+                """
+            try yaml.write(toFile: "\(directory)/agent.yaml", atomically: true, encoding: .utf8)
+            let watcher = try await Watcher(broker: broker)
+            let agent = try ChildProcess(
+                builtExecutable("tributary-agent"), ["--config", "\(directory)/agent.yaml"],
+                standardOutput: "\(directory)/agent.log")
+            let log = { (try? String(contentsOfFile: "\(directory)/agent.log", encoding: .utf8)) ?? "" }
+            #expect(await eventually { watcher.status(device)?.isOnline == true }, "\(log())")
+            try await body(broker, watcher, log)
             #expect(await agent.terminate(grace: .seconds(15)) == 0)
             await watcher.close()
         }

@@ -66,6 +66,19 @@ import Testing
         }
     }
 
+    @Test("a negative or infinite connect_timeout_s is refused by name")
+    func absurdConnectTimeout() throws {
+        let yaml = try String(contentsOfFile: Self.sample, encoding: .utf8)
+        for value in ["-1", ".inf", ".nan"] {
+            let changed = yaml.replacingOccurrences(
+                of: "\nconnect_timeout_s: ", with: "\nconnect_timeout_s: \(value) #")
+            #expect(changed != yaml, "the sample sets connect_timeout_s")
+            #expect {
+                try ConfigLoader.parse(yaml: changed)
+            } throws: { ($0 as? ConfigError)?.key == "connect_timeout_s" }
+        }
+    }
+
     @Test("every section's settings are known, after the task's required fields too, so the environment reaches them")
     func environment() throws {
         let keys = YAMLConfiguration.settings(of: AggregatorConfig.self, defaults: ConfigLoader.defaults)

@@ -10,22 +10,9 @@ import TributaryTestSupport
         try await withBroker { broker in
             let directory = temporaryDirectory()
             // A listener holds the port.
-            let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(holder) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    bind(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-            #expect(bound == 0 && listen(holder, 4) == 0)
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(holder, $0, &length) }
-            }
-            let port = Int(UInt16(bigEndian: address.sin_port))
+            let holder = try #require(listenLoopback())
+            defer { close(holder.fd) }
+            let port = holder.port
             let aggregator = try AggregatorProcess(
                 yaml: aggregatorYAML(
                     port: broker.port, stateDir: directory + "/state", httpPort: port, minParticipants: 1),
@@ -57,20 +44,7 @@ import TributaryTestSupport
             // The endpoint starts beside the rounds: flood it only once the rounds are up (their start writes files).
             #expect(await eventually(timeout: .seconds(60)) { log().contains("round 1 announced") }, "\(log())")
             #expect(await eventually(timeout: .seconds(60)) { httpGet(port: httpPort, path: "/status")?.0 == 200 })
-            var held: [Int32] = []
-            for _ in 0..<80 {
-                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-                var address = sockaddr_in()
-                address.sin_family = sa_family_t(AF_INET)
-                address.sin_port = in_port_t(UInt16(httpPort).bigEndian)
-                address.sin_addr.s_addr = inet_addr("127.0.0.1")
-                let connected = withUnsafePointer(to: &address) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                    }
-                }
-                if connected == 0 { held.append(fd) } else { close(fd) }
-            }
+            let held = (0..<80).compactMap { _ in connectLoopback(port: httpPort) }
             #expect(await eventually(timeout: .seconds(30)) { log().contains("listening again") }, "\(log())")
             for fd in held { close(fd) }
             #expect(process.isRunning, "the aggregator keeps running: \(log())")

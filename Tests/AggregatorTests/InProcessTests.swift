@@ -152,20 +152,10 @@ import UpdateCodec
     func portTaken() async throws {
         try await withBroker { broker in
             let directory = temporaryDirectory()
-            let httpPort = try FreePort.pick()
             // Something else listens there.
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(httpPort).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 && listen(fd, 1) == 0
-                }
-            }
-            try #require(bound)
+            let holder = try #require(listenLoopback())
+            defer { close(holder.fd) }
+            let httpPort = holder.port
             let application = try buildAggregator(
                 configuration: try configuration(broker: broker, directory: directory, httpPort: httpPort),
                 logger: quietLogger)

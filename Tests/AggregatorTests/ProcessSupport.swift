@@ -132,21 +132,48 @@ final class Observer: Sendable {
     func close() async { await client.disconnect() }
 }
 
-/// `GET path` on a loopback HTTP port: (status code, body).
-func httpGet(port: Int, path: String) -> (Int, String)? {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
+/// Calls `body` with 127.0.0.1:`port` as a `sockaddr` (port 0: any).
+func withLoopbackAddress<T>(port: Int, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = in_port_t(UInt16(port).bigEndian)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-        }
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
-    guard connected == 0 else { return nil }
+}
+
+/// A TCP connection to 127.0.0.1:`port` (its descriptor), or nil.
+func connectLoopback(port: Int) -> Int32? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    guard withLoopbackAddress(port: port, { connect(fd, $0, $1) }) == 0 else {
+        close(fd)
+        return nil
+    }
+    return fd
+}
+
+/// A socket listening on 127.0.0.1:`port` (0: a free one): its descriptor and port, or nil.
+func listenLoopback(port: Int = 0) -> (fd: Int32, port: Int)? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    guard withLoopbackAddress(port: port, { bind(fd, $0, $1) }) == 0, listen(fd, 4) == 0 else {
+        close(fd)
+        return nil
+    }
+    var address = sockaddr_in()
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return (fd, Int(UInt16(bigEndian: address.sin_port)))
+}
+
+/// `GET path` on a loopback HTTP port: (status code, body).
+func httpGet(port: Int, path: String) -> (Int, String)? {
+    guard let fd = connectLoopback(port: port) else { return nil }
+    defer { close(fd) }
     let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
     _ = request.withCString { send(fd, $0, strlen($0), 0) }
     var response = [UInt8]()

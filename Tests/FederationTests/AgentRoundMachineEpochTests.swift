@@ -167,3 +167,32 @@ import TributaryWire
         #expect(read[7]?.modelHash == 7 &* 0x9E37_79B9)
     }
 }
+
+/// Hostile epochs: a saved memory claiming more epochs than it may hold, and epochs that are not 16 hex digits.
+@Suite struct EpochInputTests {
+    @Test("a saved memory claiming more than eight epochs is refused, not read")
+    func absurdMemory() {
+        var w = ByteWriter(capacity: 1)
+        w.write(UInt8(200))
+        #expect {
+            try w.bytes.withUnsafeBytes { raw in
+                var reader = ByteReader(raw)
+                return try RoundMemory(reading: &reader)
+            }
+        } throws: { ($0 as? WireError)?.code == .countOutOfRange }
+    }
+
+    @Test("an announcement or acknowledgement whose epoch is not 16 hex digits is refused; one without is epoch 0")
+    func malformedEpoch() throws {
+        let plain = AgentRoundMachineEpochTests.round(3, epoch: 0)
+        #expect(try RoundAnnouncement.decode(plain.json).epoch == 0)
+        let text = String(decoding: AgentRoundMachineEpochTests.round(3, epoch: 0xABC).json, as: UTF8.self)
+        #expect(text.contains(#""epoch":"0000000000000abc""#))
+        for forged in ["zz", "-1", "00000000000000000", ""] {
+            let bad = text.replacingOccurrences(of: "0000000000000abc", with: forged)
+            #expect(throws: ProtocolError.self) { try RoundAnnouncement.decode(Array(bad.utf8)) }
+            let ack = #"{"device":"d1","epoch":"\#(forged)","round":3,"status":"accepted","task":"t","v":1}"#
+            #expect(throws: ProtocolError.self) { try UpdateAck.decode(Array(ack.utf8)) }
+        }
+    }
+}

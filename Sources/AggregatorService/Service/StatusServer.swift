@@ -142,14 +142,9 @@ public final class StatusServer: Service, Sendable {
 
     /// Whether `count` more file descriptors can be opened now (they are opened and closed again).
     static func descriptorsAvailable(_ count: Int) -> Bool {
-        var opened: [Int32] = []
-        defer { for fd in opened { close(fd) } }
-        for _ in 0..<count {
-            let fd = dup(2)
-            guard fd >= 0 else { return false }
-            opened.append(fd)
-        }
-        return true
+        var probe = reserveDescriptors(count)
+        defer { release(&probe) }
+        return probe.count == count
     }
 
     /// How one run of the server ended.

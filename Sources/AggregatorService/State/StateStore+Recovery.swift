@@ -84,7 +84,7 @@ extension StateStore {
         }
     }
 
-    /// Devices in the device table (what `limits.max_devices` bounds), and whether `device` is one of them.
+    /// The devices in the device table (what `limits.max_devices` bounds).
     public func knownDevices() throws(StateError) -> Set<String> {
         try read { db in Set(try String.fetchAll(db, sql: "SELECT id FROM devices")) }
     }
